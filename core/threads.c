@@ -1,0 +1,28 @@
+/* threads.c — thread settings for OpenMP, OpenBLAS and oneDNN (threads.h). */
+#include <omp.h>
+
+#include "threads.h"
+
+/* OpenBLAS's own controls (cblas.h declares them, but only in some builds). */
+void openblas_set_num_threads(int n);
+char *openblas_get_config(void);
+
+int loom_threads_set(int n)
+{
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+    /* With the OpenMP build this follows omp_set_num_threads already; set it
+     * anyway so a pthreads OpenBLAS (if a user's system has that one) agrees. */
+    openblas_set_num_threads(n);
+    return n;
+}
+
+int loom_threads_get(void)
+{
+    return omp_get_max_threads();
+}
+
+const char *loom_threads_blas_config(void)
+{
+    return openblas_get_config();
+}
