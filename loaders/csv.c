@@ -392,8 +392,8 @@ static enum loom_status parse_record(struct loom_csv_reader *r, bool *found)
     }
 }
 
-/* After parse_record found a record: the ragged-row check, the counts, and
- * the row or the error. */
+/* After parse_record found a record: the ragged-row check, then the row or
+ * the error (loom_csv_next keeps the counts). */
 static enum loom_status finish_record(struct loom_csv_reader *r, struct loom_csv_row *row,
                                       struct loom_error *err)
 {
