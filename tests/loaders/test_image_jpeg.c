@@ -184,3 +184,28 @@ LOOM_TEST(jpeg_every_truncation_is_an_error)
         free(jpg);
     }
 }
+
+/* libjpeg only warns about stray bytes between markers ("Corrupt JPEG data:
+ * 2 extraneous bytes before marker"); the loader refuses the file. */
+LOOM_TEST(jpeg_warnings_are_errors)
+{
+    size_t n;
+    uint8_t *jpg = fx_jpeg(16, 16, FX_JPEG_RGB, false, &n);
+    size_t sof = 0;
+    for (size_t i = 2; i + 1 < n && !sof; i++)
+        if (jpg[i] == 0xff && jpg[i + 1] == 0xc0) sof = i;
+    assert_true(sof > 0);
+    uint8_t *bad = malloc(n + 2);
+    memcpy(bad, jpg, sof);
+    bad[sof] = 0x12, bad[sof + 1] = 0x34;
+    memcpy(bad + sof + 2, jpg + sof, n - sof);
+    struct loom_image_opts o = loom_image_opts_default();
+    o.size = 8;
+    uint8_t out[8 * 8 * 3];
+    struct loom_error err = {0};
+    assert_int_equal(loom_image_decode(jpg, n, &o, out, NULL, &err), LOOM_OK);
+    assert_int_equal(loom_image_decode(bad, n + 2, &o, out, NULL, &err), LOOM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "extraneous"));
+    free(bad);
+    free(jpg);
+}
