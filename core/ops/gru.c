@@ -22,11 +22,12 @@ static void gru_fwd(float *restrict h, float *restrict sv, const float *restrict
                     const float *restrict hprev, const float *restrict svp, int64_t H)
 {
     (void)svp;
+#pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
         float r = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);
         float z = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);
         float hn = hp[2 * H + j] + bhh[2 * H + j];
-        float n = tanhf(xp[2 * H + j] + bih[2 * H + j] + r * hn);
+        float n = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + r * hn);
         sv[j] = r, sv[H + j] = z, sv[2 * H + j] = n, sv[3 * H + j] = hn;
         h[j] = (1.0f - z) * n + z * hprev[j];
     }
@@ -37,6 +38,7 @@ static void gru_bwd(float *restrict dgi, float *restrict dgh, float *restrict dh
                     const float *restrict hprev, int64_t H)
 {
     (void)dc, (void)svp;
+#pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
         float r = sv[j], z = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j];
         float dn = dh[j] * (1.0f - z) * (1.0f - n * n);

@@ -22,12 +22,13 @@ static void lstm_fwd(float *restrict h, float *restrict sv, const float *restric
 {
     (void)hprev;
     const float *cprev = svp + 4 * H;
+#pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
         float i = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);
         float f = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);
-        float g = tanhf(xp[2 * H + j] + bih[2 * H + j] + hp[2 * H + j] + bhh[2 * H + j]);
+        float g = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + hp[2 * H + j] + bhh[2 * H + j]);
         float o = rnn_sigmoid(xp[3 * H + j] + bih[3 * H + j] + hp[3 * H + j] + bhh[3 * H + j]);
-        float c = f * cprev[j] + i * g, tc = tanhf(c);
+        float c = f * cprev[j] + i * g, tc = rnn_tanh(c);
         sv[j] = i, sv[H + j] = f, sv[2 * H + j] = g, sv[3 * H + j] = o;
         sv[4 * H + j] = c, sv[5 * H + j] = tc;
         h[j] = o * tc;
@@ -40,6 +41,7 @@ static void lstm_bwd(float *restrict dgi, float *restrict dgh, float *restrict d
 {
     (void)hprev;
     const float *cprev = svp + 4 * H;
+#pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
         float i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], tc = sv[5 * H + j];
         float dcj = dc[j] + dh[j] * o * (1.0f - tc * tc);

@@ -114,13 +114,52 @@ struct loom_tensor *rnn_gc_case(struct loom_ctx *c, struct loom_gc *gc, int k,
 enum loom_status rnn_check_ref(struct loom_ctx *c, struct loom_rng *r, struct loom_error *err,
                                const struct rnn_cell *cell);
 
-/* What the cells share: the sigmoid, and for the references a zeroed
- * double buffer (asserts on out of memory: test code) and the sigmoid in
- * double. */
+/* What the cells share: exp, sigmoid and tanh written so that the
+ * compiler vectorises the gate loops (glibc's expf and tanhf are scalar
+ * calls; tanhf alone was 20% of a bidirectional LSTM's forward+backward).
+ * exp: |x| clamped to 87 on its bits (an integer compare: a float compare
+ * keeps gcc from vectorising under the default -ftrapping-math; NaN passes
+ * through), then 2^n e^r with |r| <= ln2/2, n rounded by the 1.5*2^23 trick
+ * and a degree-6 polynomial (Cephes' expf coefficients): within 1.4 ulp of
+ * exp on [-87, 87], saturating outside, which sigmoid and tanh absorb. */
+static inline float rnn_expf(float x)
+{
+    union {
+        float f;
+        int32_t i;
+        uint32_t u;
+    } v = {x}, n, e;
+    int32_t ax = v.i & 0x7FFFFFFF;
+    ax = ax > 0x42AE0000 && ax <= 0x7F800000 ? 0x42AE0000 : ax; /* 87.0f; inf too */
+    v.i = (v.i & INT32_MIN) | ax;
+    x = v.f;
+    float k = x * 1.44269504f + 12582912.0f; /* round(x / ln2) in the low bits */
+    n.f = k;
+    k -= 12582912.0f;
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f; /* ln2 in two parts */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    e.u = (n.u - 0x4B400000u + 127u) << 23; /* 2^n */
+    return p * e.f;
+}
 static inline float rnn_sigmoid(float x)
 {
-    return 1.0f / (1.0f + expf(-x));
+    return 1.0f / (1.0f + rnn_expf(-x));
 }
+/* 1 - 2 / (1 + e^2x): an absolute error of a few 1e-8 near 0, where the
+ * relative error of this form grows; the gates only need the absolute. */
+static inline float rnn_tanh(float x)
+{
+    return 1.0f - 2.0f / (1.0f + rnn_expf(2.0f * x));
+}
+
+/* For the references: a zeroed double buffer (asserts on out of memory:
+ * test code) and the sigmoid in double. */
 double *rnn_ref_alloc(int64_t n);
 static inline double rnn_ref_sigmoid(double x)
 {
