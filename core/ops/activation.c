@@ -51,20 +51,37 @@ static inline float sigmoid_slope(float v)
     return t / (u * u);
 }
 
+/* c ? a : b by bit masks. GCC 12 sinks the multiply of v * (c ? a : b) into
+ * the branch and, floating-point ops being allowed to trap, then refuses to
+ * vectorise the loop; a blend of bits has no branch to sink into. */
+static inline float pick(bool c, float a, float b)
+{
+    uint32_t ua, ub, m = -(uint32_t)c;
+    memcpy(&ua, &a, sizeof ua), memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 #define INV_SQRT2      0.70710678118654752440f
 #define INV_SQRT_2PI   0.39894228040143267794f
 #define INV_SQRT2_D    0.70710678118654752440
 #define INV_SQRT_2PI_D 0.39894228040143267794
 
 /* The fast kernels: FWD is y[i] from v = x[i]; BWD is dy/dx from v = x[i]
- * and o = y[i]. Plain loops, threaded past par_min elements. */
+ * and o = y[i]; both may use slope, lo and hi (copied out of p before the
+ * loop, so that no load in a branch stops the vectoriser). Plain loops,
+ * threaded past par_min elements. */
+#define ACT_OMP _Pragma("omp parallel for simd if (n > par) firstprivate(slope, lo, hi)")
 #define ACT_KERNELS(name, par_min, FWD, BWD)                                                       \
     static void name##_fwd(float *restrict y, const float *restrict x, int64_t n,                  \
                            struct act_params p)                                                    \
     {                                                                                              \
         const int64_t par = (par_min);                                                             \
-        (void)p;                                                                                   \
-        _Pragma("omp parallel for simd if (n > par)") for (int64_t i = 0; i < n; i++)              \
+        const float slope = p.slope, lo = p.lo, hi = p.hi;                                         \
+        (void)slope, (void)lo, (void)hi;                                                           \
+        ACT_OMP for (int64_t i = 0; i < n; i++)                                                    \
         {                                                                                          \
             float v = x[i];                                                                        \
             y[i] = (FWD);                                                                          \
@@ -74,8 +91,9 @@ static inline float sigmoid_slope(float v)
                            const float *restrict y, int64_t n, struct act_params p)                \
     {                                                                                              \
         const int64_t par = (par_min);                                                             \
-        (void)p, (void)x, (void)y;                                                                 \
-        _Pragma("omp parallel for simd if (n > par)") for (int64_t i = 0; i < n; i++)              \
+        const float slope = p.slope, lo = p.lo, hi = p.hi;                                         \
+        (void)slope, (void)lo, (void)hi, (void)x, (void)y;                                         \
+        ACT_OMP for (int64_t i = 0; i < n; i++)                                                    \
         {                                                                                          \
             float v = x[i], o = y[i];                                                              \
             (void)v, (void)o;                                                                      \
@@ -85,13 +103,13 @@ static inline float sigmoid_slope(float v)
 
 /* v < 0 ? 0 : v lets a NaN through, as it should (a diverged step shows). */
 ACT_KERNELS(relu, PAR_CHEAP, (v < 0.0f ? 0.0f : v), (v > 0.0f ? 1.0f : 0.0f))
-ACT_KERNELS(leaky_relu, PAR_CHEAP, (v < 0.0f ? p.slope * v : v), (v > 0.0f ? 1.0f : p.slope))
+ACT_KERNELS(leaky_relu, PAR_CHEAP, pick(v < 0.0f, slope, 1.0f) * v, (v > 0.0f ? 1.0f : slope))
 ACT_KERNELS(gelu, PAR_MATH, 0.5f * v * erfcf(-v * INV_SQRT2),
             0.5f * erfcf(-v * INV_SQRT2) + v * INV_SQRT_2PI * expf(-0.5f * v * v))
 ACT_KERNELS(tanh, PAR_MATH, tanhf(v), 1.0f - o * o)
 ACT_KERNELS(sigmoid, PAR_MATH, sigmoid_stable(v), (1.0f - o) * o)
-ACT_KERNELS(sigmoid_range, PAR_MATH, p.lo + (p.hi - p.lo) * sigmoid_stable(v),
-            (p.hi - p.lo) * sigmoid_slope(v))
+ACT_KERNELS(sigmoid_range, PAR_MATH, lo + (hi - lo) * sigmoid_stable(v),
+            (hi - lo) * sigmoid_slope(v))
 
 /* The reference twins: the textbook formula in double, the derivative
  * always from x (never from the saved output). */
