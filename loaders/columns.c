@@ -200,6 +200,9 @@ enum loom_status loom_category_fit(struct loom_category *c, const char *value, s
         c->missing++;
         return LOOM_OK;
     }
+    if (len > VALUE_MAX)
+        return loom_error_set(err, LOOM_ERR_LIMIT, "category: a value of %zu bytes (at most %u)",
+                              len, VALUE_MAX);
     int32_t k;
     bool added;
     enum loom_status st = loom_strtab_intern(&c->seen, value, len, &k, &added, err);
@@ -585,6 +588,9 @@ enum loom_status loom_set_fit(struct loom_set *s, const char *text, size_t len,
     size_t plen;
     while (next_piece(&sp, &piece, &plen)) {
         if (plen == 0) continue;
+        if (plen > VALUE_MAX)
+            return loom_error_set(err, LOOM_ERR_LIMIT, "set: a label of %zu bytes (at most %u)",
+                                  plen, VALUE_MAX);
         int32_t k;
         bool added;
         enum loom_status st = loom_strtab_intern(&s->seen, piece, plen, &k, &added, err);

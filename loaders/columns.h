@@ -36,6 +36,8 @@ struct loom_category;
  * (0: all), besides the two reserved codes. */
 LOOM_WUR enum loom_status loom_category_new(int64_t min_count, size_t max_categories,
                                             struct loom_category **out, struct loom_error *err);
+/* LOOM_ERR_LIMIT for a value over 1 MiB (so that every fitted value can be
+ * saved and loaded back). */
 LOOM_WUR enum loom_status loom_category_fit(struct loom_category *c, const char *value, size_t len,
                                             struct loom_error *err);
 /* Codes: most frequent first, ties in byte order (independent of row order). */

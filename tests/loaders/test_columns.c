@@ -71,6 +71,19 @@ LOOM_TEST(category_codes_missing_unknown_rare)
     assert_int_equal(loom_category_encode(c, S("b")), 3);
     assert_int_equal(loom_category_encode(c, S("c")), 1);
     loom_category_free(&c);
+    /* A tie between a value and its prefix: the shorter sorts first. */
+    static const char *const p[] = {"ab", "a", "ab", "a"};
+    c = fit_category(p, LOOM_ARRAY_LEN(p), 1, 0);
+    assert_int_equal(loom_category_encode(c, S("a")), 2);
+    assert_int_equal(loom_category_encode(c, S("ab")), 3);
+    loom_category_free(&c);
+    /* Values too long to save are refused while fitting. */
+    assert_int_equal(loom_category_new(1, 0, &c, NULL), LOOM_OK);
+    size_t big = (1u << 20) + 1;
+    char *huge = calloc(big, 1);
+    assert_int_equal(loom_category_fit(c, huge, big, NULL), LOOM_ERR_LIMIT);
+    free(huge);
+    loom_category_free(&c);
     assert_int_equal(loom_category_new(0, 0, &c, NULL), LOOM_ERR_INVALID);
 }
 
