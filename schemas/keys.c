@@ -52,6 +52,12 @@
 
 /* ---- enum names (indexed by value, as in schema.h) ---- */
 
+/* The reader stores every enum as an int. */
+_Static_assert(sizeof(enum loom_col_type) == sizeof(int) && sizeof(enum loom_loss) == sizeof(int) &&
+                   sizeof(enum loom_bad_row) == sizeof(int) &&
+                   sizeof(enum loom_schedule_kind) == sizeof(int),
+               "enums are int-sized");
+
 const char *const loom_col_type_names[] = {"id",   "number", "binary", "category", "date",
                                            "text", "images", "set",    "vector",   NULL};
 _Static_assert(LOOM_ARRAY_LEN(loom_col_type_names) == LOOM_COL_TYPE_COUNT + 1, "a name per type");

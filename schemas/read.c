@@ -581,8 +581,19 @@ int loom_read_typed(struct loom_reader *r, const struct loom_ynode *node,
             if (w > 0 && (size_t)w < sizeof choices - used) used += (size_t)w;
         }
         if (!tnode) {
-            loom_read_error(r, LOOM_ERR_SCHEMA, map ? loom_node_pos(map) : at,
-                            "missing key '%s' in %s (one of %s)", t->key, where, choices);
+            /* A misspelt type key ({typ: number}) is the likely cause. */
+            const struct loom_ynode *typo = NULL;
+            for (size_t i = 0; map && i < map->n && !typo; i++) {
+                const char *k = loom_node_name(map->items[2 * i]);
+                if (k && loom_suggest(k, &t->key, 1)) typo = map->items[2 * i];
+            }
+            if (typo)
+                loom_read_error(r, LOOM_ERR_SCHEMA, loom_node_pos(typo),
+                                "unknown key '%s' in %s; did you mean '%s'? (one of %s)",
+                                typo->text, where, t->key, choices);
+            else
+                loom_read_error(r, LOOM_ERR_SCHEMA, map ? loom_node_pos(map) : at,
+                                "missing key '%s' in %s (one of %s)", t->key, where, choices);
             return -1;
         }
         type = type_index(t, loom_node_name(tnode));

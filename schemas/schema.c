@@ -345,7 +345,16 @@ static void read_branches(struct loom_reader *r, const struct loom_ynode *root,
         s->nbranches++;
         char where[300];
         snprintf(where, sizeof where, "branch '%s'", name);
-        if (loom_read_typed(r, val, &loom_typed_branch, -1, b, where, b->at) < 0) continue;
+        if (loom_read_typed(r, val, &loom_typed_branch, -1, b, where, b->at) < 0) {
+            /* No encoder: its columns are still named (no "feeds no branch"). */
+            const struct loom_ynode *list = loom_ynode_get(val, "columns");
+            for (size_t j = 0; list && list->kind == LOOM_YNODE_SEQ && j < list->n; j++) {
+                const char *cname = loom_node_name(list->items[j]);
+                int c = cname ? loom_schema_find_column(s, cname) : -1;
+                if (c >= 0) named[c] = true;
+            }
+            continue;
+        }
         read_branch_columns(r, s, bi, loom_ynode_get(val, "columns"), listed_at, named);
     }
     free(listed_at);

@@ -91,6 +91,18 @@ LOOM_TEST(schema_error_unknown_key_with_suggestion)
                      "modality_dropout)",
                      11, 10);
     expect_one_error(with(minimal, "trainig: {}\n"), "did you mean 'training'?", 11, 1);
+    /* A misspelt type key, and a misspelt encoder (its columns raise nothing more). */
+    expect_one_error("data: {train: t.csv}\n"
+                     "columns: {x: {typ: number}, y: {type: number}}\n"
+                     "branches: {b: {encoder: mlp, columns: [x]}}\n"
+                     "outputs: {y: {}}\n",
+                     "unknown key 'typ' in column 'x'; did you mean 'type'? (one of id, number,", 2,
+                     15);
+    expect_one_error("data: {train: t.csv}\n"
+                     "columns: {x: {type: number}, y: {type: number}}\n"
+                     "branches: {b: {encoder: mpl, columns: [x]}}\n"
+                     "outputs: {y: {}}\n",
+                     "encoder must be one of mlp, rnn, cnn, got 'mpl'; did you mean 'mlp'?", 3, 25);
 }
 
 LOOM_TEST(schema_error_wrong_type)
@@ -509,10 +521,11 @@ LOOM_TEST(schema_per_type_defaults_and_options)
                        "  c: {type: category}\n"
                        "  e: {type: vector, dim: 32}\n"
                        "  f: {type: binary}\n"
+                       "  day: {type: date}\n"
                        "branches:\n"
                        "  txt: {encoder: rnn, columns: [t], conv1d: {kernel: 5}}\n"
                        "  img: {encoder: cnn, columns: [p], augment: {flip: false}}\n"
-                       "  tab: {encoder: mlp, columns: [tags], embed: 16, layers: []}\n"
+                       "  tab: {encoder: mlp, columns: [tags, day], embed: 16, layers: []}\n"
                        "outputs:\n"
                        "  c: {class_weights: auto}\n"
                        "  e: {loss: cosine}\n"
@@ -568,6 +581,11 @@ LOOM_TEST(schema_per_type_defaults_and_options)
     assert_near(s.training.schedule.start_factor, 0.1, 0);
     assert_int_equal(s.training.early_stopping.output, 0);
     assert_int_equal(s.training.early_stopping.which, LOOM_METRIC_LOGLOSS);
+    assert_int_equal(s.columns[6].type, LOOM_COL_DATE);
+    assert_int_equal(s.columns[6].branch, 2);
+    loom_schema_free(&s);
+    assert_int_equal(load(with(minimal, "training: {schedule: constant}\n"), &s, &d), LOOM_OK);
+    assert_int_equal(s.training.schedule.type, LOOM_SCHEDULE_KIND_CONSTANT);
     loom_schema_free(&s);
     expect_one_error(with(minimal, "training: {early_stopping: {metric: y.auc}}\n"),
                      "early_stopping metric 'y.auc': output 'y' (number) has no metric 'auc'", 11,
