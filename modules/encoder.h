@@ -16,7 +16,13 @@
  *
  * Parameters live in the model's store (core/store.h), in a param group named
  * after the branch, with names "<branch>.<param>" so that a model file lists
- * them readably.
+ * them readably (PyTorch's names where there is one: "text.rnn.weight_ih_l0",
+ * "image.cnn.0.bn.running_mean"), initialised as PyTorch's layers are.
+ * Batch-norm running statistics are store buffers.
+ *
+ * An encoder is immutable after init except for its batch-norm running
+ * statistics (updated by a training forward) and e->attention: one thread
+ * per encoder at a time.
  */
 #ifndef LOOM_MODULES_ENCODER_H
 #define LOOM_MODULES_ENCODER_H
@@ -36,7 +42,9 @@ struct loom_encoder_class {
                                       struct loom_store *store, struct loom_error *err);
     /* (b->n, e->width), or NULL with the reason in c. c->training selects
      * dropout, batch statistics, and training-time choices (a random subset
-     * of max_images photos). */
+     * of max_images photos, from c->rng). Batch norm in training needs more
+     * than one value per channel: an mlp with batch_norm fails
+     * (LOOM_ERR_SHAPE) on a training batch of one row, as PyTorch does. */
     struct loom_tensor *(*forward)(struct loom_ctx *c, struct loom_encoder *e,
                                    const struct loom_batch *b);
     void (*free)(struct loom_encoder *e);
@@ -50,20 +58,32 @@ struct loom_encoder {
     int group;   /* the store's param group of this branch */
     void *state; /* the class's */
     /* cnn with attention pooling: after forward, each photo's weight in its
-     * row's bag, (count) floats in the step arena (valid until the context is
-     * reset); NULL otherwise. */
+     * row's bag, in the step arena (valid until the context is reset): the
+     * photos of the branch's image columns in column order, then in batch
+     * order (sum of the columns' count floats); 0 for a photo left out by
+     * max_images. NULL otherwise (and before forward). */
     const float *attention;
 };
 
 /* The class of an encoder kind; NULL if none. */
 const struct loom_encoder_class *loom_encoder_class_of(enum loom_encoder_kind kind);
 
-/* Make the encoder of one branch (declares its params in store). */
+/* Make the encoder of one branch: declares its params in store (in the group
+ * named after the branch). On failure e is zeroed (the params it had
+ * declared stay in the store: discard the store) and err says why:
+ * LOOM_ERR_SCHEMA for options the encoder cannot build (an even conv1d
+ * kernel, more CNN stages than the image size allows), LOOM_ERR_INVALID for
+ * a prep that does not fit the schema. */
 LOOM_WUR enum loom_status loom_encoder_init(struct loom_encoder *e, const struct loom_schema *s,
                                             int branch, const struct loom_prep *p,
                                             struct loom_store *store, struct loom_error *err);
+/* The branch's vectors (b->n, e->width) for batch b, recorded on c's tape
+ * when c->grad_enabled; NULL with the reason in c (a batch column of the
+ * wrong type or width, codes or lengths out of range, bad bag offsets:
+ * LOOM_ERR_INVALID). The arrays themselves must be as long as batch.h says. */
 struct loom_tensor *loom_encoder_forward(struct loom_ctx *c, struct loom_encoder *e,
                                          const struct loom_batch *b);
+/* Free the class's state and zero e. Accepts NULL and a zeroed encoder. */
 void loom_encoder_done(struct loom_encoder *e);
 
 #endif
