@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "model_file_impl.h"
 
 struct loom_model_file {
@@ -283,29 +285,37 @@ struct canon {
     size_t len, pos;
 };
 
-static int canon_cmp(const char *buf, size_t size, void *data)
+static bool canon_cmp(void *ctx, const void *p, size_t n)
 {
-    struct canon *c = data;
-    if (size > c->len - c->pos || memcmp(buf, c->h + c->pos, size) != 0) return -1;
-    c->pos += size;
-    return 0;
+    struct canon *c = ctx;
+    if (n > c->len - c->pos || memcmp(p, c->h + c->pos, n) != 0) return false;
+    c->pos += n;
+    return true;
 }
 
+/* The header must be exactly the canonical JSON of what it says; then the
+ * checksum must match. */
 static enum loom_status check_integrity(const struct src *s, struct loom_model_file *mf,
                                         const char *h, size_t json_len)
 {
+    const struct loom_mf_tensor **order = calloc(mf->n ? mf->n : 1, sizeof *order);
+    if (!order) return bad(s, LOOM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < mf->n; i++) order[i] = &mf->t[i];
     struct canon c = {h, json_len, 0};
-    if (json_dump_callback(mf->root, canon_cmp, &c, LOOM_MF_JSON_FLAGS) != 0 || c.pos != json_len)
+    if (!loom_mf_header_json(order, mf->n, mf->meta, mf->nmeta, canon_cmp, &c) ||
+        c.pos != json_len) {
+        free(order);
         return bad(s, LOOM_ERR_FORMAT, "header is not in loom's canonical form (near byte %zu)",
                    8 + c.pos);
+    }
     const char *want = loom_model_file_meta(mf, LOOM_MF_KEY_CRC);
     bool hex = want && strlen(want) == 8;
     for (int i = 0; hex && i < 8; i++)
         hex = (want[i] >= '0' && want[i] <= '9') || (want[i] >= 'a' && want[i] <= 'f');
-    if (!hex) return bad(s, LOOM_ERR_FORMAT, "metadata " LOOM_MF_KEY_CRC " is not 8 hex digits");
-    const struct loom_mf_tensor **order = calloc(mf->n ? mf->n : 1, sizeof *order);
-    if (!order) return bad(s, LOOM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < mf->n; i++) order[i] = &mf->t[i];
+    if (!hex) {
+        free(order);
+        return bad(s, LOOM_ERR_FORMAT, "metadata " LOOM_MF_KEY_CRC " is not 8 hex digits");
+    }
     uint32_t got = loom_mf_checksum(order, mf->n, mf->meta, mf->nmeta);
     free(order);
     char have[9];
@@ -467,8 +477,16 @@ const struct loom_mf_meta *loom_model_file_meta_at(const struct loom_model_file 
 
 const char *loom_model_file_meta(const struct loom_model_file *mf, const char *key)
 {
-    for (size_t i = 0; i < mf->nmeta; i++)
-        if (strcmp(mf->meta[i].key, key) == 0) return mf->meta[i].value;
+    size_t lo = 0, hi = mf->nmeta;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key, mf->meta[mid].key);
+        if (c == 0) return mf->meta[mid].value;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
 }
 
@@ -504,6 +522,16 @@ static enum loom_status match(const struct loom_model_file *mf, const char *pref
     return LOOM_OK;
 }
 
+/* The data of a tensor that match() accepted already. */
+static const void *matched(const struct loom_model_file *mf, const char *prefix,
+                           const struct loom_param *p)
+{
+    const struct loom_mf_tensor *t = NULL;
+    enum loom_status st = match(mf, prefix, p, &t, NULL);
+    LOOM_ASSERT(st == LOOM_OK);
+    return t->data;
+}
+
 enum loom_status loom_model_file_load_store(const struct loom_model_file *mf,
                                             struct loom_store *store, bool with_optim,
                                             struct loom_error *err)
@@ -534,13 +562,10 @@ enum loom_status loom_model_file_load_store(const struct loom_model_file *mf,
     for (int i = 0; i < store->n; i++) {
         const struct loom_param *p = store->params[i];
         size_t bytes = (size_t)p->t.size * sizeof(float);
-        LOOM_ASSERT(!match(mf, "", p, &t, NULL));
-        memcpy(store->data + p->offset, t->data, bytes);
+        memcpy(store->data + p->offset, matched(mf, "", p), bytes);
         if (!with_optim || p->buffer) continue;
-        LOOM_ASSERT(!match(mf, LOOM_MF_OPTIM_M, p, &t, NULL));
-        memcpy(store->m + p->offset, t->data, bytes);
-        LOOM_ASSERT(!match(mf, LOOM_MF_OPTIM_V, p, &t, NULL));
-        memcpy(store->v + p->offset, t->data, bytes);
+        memcpy(store->m + p->offset, matched(mf, LOOM_MF_OPTIM_M, p), bytes);
+        memcpy(store->v + p->offset, matched(mf, LOOM_MF_OPTIM_V, p), bytes);
     }
     return LOOM_OK;
 }

@@ -20,9 +20,10 @@
  * "loom.crc32": zlib's CRC-32 of a canonical serialisation of everything else
  * (every tensor's name, dtype, shape, offsets and bytes; every other metadata
  * key and value, sorted). The reader also requires the header to be in the
- * canonical form the writer produces (compact JSON, minimal space padding),
- * so any change anywhere in the file is detected. Output is deterministic:
- * save -> open -> save gives identical bytes.
+ * one canonical form the writer produces (no whitespace, metadata first and
+ * sorted by key, tensors in data order, minimal escapes, minimal space
+ * padding), so any change anywhere in the file is detected. Output is
+ * deterministic: save -> open -> save gives identical bytes.
  *
  * A model file references no other file (no paths, no external data).
  * Thread safety: an open model file is immutable; any number of threads may
@@ -125,14 +126,15 @@ struct loom_mf_limits {
 
 struct loom_model_file; /* opaque, immutable once open */
 
-/* Open and validate a model file (mapped read-only). Everything is checked
- * before *out is set: sizes against the file size before any allocation,
- * the JSON (LOOM_ERR_PARSE with line and column), every entry's fields,
- * dtypes and shapes, offsets (sorted, no overlap, no hole, covering the data
- * exactly), names, metadata, "format" == "loom", "format_version" (a newer
- * one: LOOM_ERR_UNSUPPORTED), the canonical form and the checksum
- * (LOOM_ERR_FORMAT "checksum mismatch"). limits may be NULL. The caller owns
- * *out: release it with loom_model_file_close. */
+/* Open and validate a model file, mapped read-only (so the file must not be
+ * truncated in place while open: loom's own writer replaces files by rename).
+ * Everything is checked before *out is set: sizes against the file size
+ * before any allocation, the JSON (LOOM_ERR_PARSE with line and column),
+ * every entry's fields, dtypes and shapes, offsets (sorted, no overlap, no
+ * hole, covering the data exactly), names, metadata, "format" == "loom",
+ * "format_version" (a newer one: LOOM_ERR_UNSUPPORTED), the canonical form
+ * and the checksum (LOOM_ERR_FORMAT "checksum mismatch"). limits may be
+ * NULL. The caller owns *out: release it with loom_model_file_close. */
 LOOM_WUR enum loom_status loom_model_file_open(const char *path,
                                                const struct loom_mf_limits *limits,
                                                struct loom_model_file **out,

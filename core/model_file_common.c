@@ -143,3 +143,78 @@ uint32_t loom_mf_checksum(const struct loom_mf_tensor *const *t, size_t n,
     for (size_t i = 0; i < n; i++) crc = put_bytes(crc, t[i]->data, t[i]->bytes);
     return (uint32_t)crc;
 }
+
+static bool put_json_str(loom_mf_put_fn put, void *ctx, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    if (!put(ctx, "\"", 1)) return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[6] = {'\\', (char)c};
+        size_t k = 2;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        switch (c) {
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '"':
+        case '\\':
+            break;
+        default: /* \u00xx */
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+            k = 6;
+        }
+        if (!put(ctx, run, (size_t)(s - run)) || !put(ctx, esc, k)) return false;
+        run = s + 1;
+    }
+    return put(ctx, run, (size_t)(s - run)) && put(ctx, "\"", 1);
+}
+
+static bool put_cstr(loom_mf_put_fn put, void *ctx, const char *s)
+{
+    return put(ctx, s, strlen(s));
+}
+
+static bool put_u64_text(loom_mf_put_fn put, void *ctx, uint64_t v)
+{
+    char b[24];
+    int k = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return put(ctx, b, (size_t)k);
+}
+
+bool loom_mf_header_json(const struct loom_mf_tensor *const *t, size_t n,
+                         const struct loom_mf_meta *meta, size_t nmeta, loom_mf_put_fn put,
+                         void *ctx)
+{
+    bool ok = put_cstr(put, ctx, "{\"" LOOM_MF_METADATA "\":{");
+    for (size_t i = 0; ok && i < nmeta; i++)
+        ok = (!i || put(ctx, ",", 1)) && put_json_str(put, ctx, meta[i].key) && put(ctx, ":", 1) &&
+             put_json_str(put, ctx, meta[i].value);
+    ok = ok && put(ctx, "}", 1);
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = put(ctx, ",", 1) && put_json_str(put, ctx, t[i]->name) &&
+             put_cstr(put, ctx, ":{\"dtype\":") &&
+             put_json_str(put, ctx, loom_dtype_name(t[i]->dtype)) &&
+             put_cstr(put, ctx, ",\"shape\":[");
+        for (int d = 0; ok && d < t[i]->ndim; d++)
+            ok = (!d || put(ctx, ",", 1)) && put_u64_text(put, ctx, (uint64_t)t[i]->shape[d]);
+        ok = ok && put_cstr(put, ctx, "],\"data_offsets\":[") &&
+             put_u64_text(put, ctx, t[i]->offset) && put(ctx, ",", 1) &&
+             put_u64_text(put, ctx, t[i]->offset + t[i]->bytes) && put_cstr(put, ctx, "]}");
+    }
+    return ok && put(ctx, "}", 1);
+}

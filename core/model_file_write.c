@@ -6,8 +6,7 @@
  * Layout: tensors grouped by element size (8, 4, 2, then 1 byte; the store's
  * params, then the moments, then the extras, each in their given order within
  * a group), so every tensor is aligned to its element size in the mapped
- * file. The JSON lists __metadata__ first (keys sorted), then the tensors in
- * data order.
+ * file. The header is the canonical JSON of loom_mf_header_json.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +25,7 @@ struct plan {
     size_t nmeta;
     char *extra_list;
     char crc[9];
-    char *json; /* canonical header without padding */
+    char *json; /* canonical header without padding (not NUL-terminated) */
     size_t json_len, pad, data_bytes;
 };
 
@@ -186,42 +185,42 @@ static enum loom_status plan_meta(struct plan *p, const struct loom_mf_save *w,
     return LOOM_OK;
 }
 
-static json_t *entry_json(const struct loom_mf_tensor *t)
+struct grow {
+    char *buf;
+    size_t len, cap;
+};
+
+static bool grow_put(void *ctx, const void *p, size_t n)
 {
-    json_t *o = json_object(), *shape = json_array(), *offs = json_array();
-    bool ok = o && shape && offs;
-    for (int d = 0; ok && d < t->ndim; d++)
-        ok = json_array_append_new(shape, json_integer(t->shape[d])) == 0;
-    ok = ok && json_array_append_new(offs, json_integer((json_int_t)t->offset)) == 0 &&
-         json_array_append_new(offs, json_integer((json_int_t)(t->offset + t->bytes))) == 0;
-    ok = ok && json_object_set_new(o, "dtype", json_string(loom_dtype_name(t->dtype))) == 0;
-    ok = ok && json_object_set(o, "shape", shape) == 0 &&
-         json_object_set(o, "data_offsets", offs) == 0;
-    json_decref(shape);
-    json_decref(offs);
-    if (!ok) json_decref(o);
-    return ok ? o : NULL;
+    struct grow *g = ctx;
+    if (n > g->cap - g->len) {
+        size_t cap = g->cap ? g->cap : 4096;
+        while (cap - g->len < n)
+            if (!loom_mul_size(cap, 2, &cap)) return false;
+        char *nb = realloc(g->buf, cap);
+        if (!nb) return false;
+        g->buf = nb, g->cap = cap;
+    }
+    memcpy(g->buf + g->len, p, n);
+    g->len += n;
+    return true;
 }
 
 /* The checksum, then the canonical JSON and its padding. */
 static enum loom_status plan_header(struct plan *p, struct loom_error *err)
 {
-    uint32_t crc =
-        loom_mf_checksum((const struct loom_mf_tensor *const *)p->order, p->n, p->meta, p->nmeta);
+    const struct loom_mf_tensor *const *order = (const struct loom_mf_tensor *const *)p->order;
+    uint32_t crc = loom_mf_checksum(order, p->n, p->meta, p->nmeta);
     snprintf(p->crc, sizeof p->crc, "%08x", (unsigned)crc);
     p->meta[p->nmeta++] = (struct loom_mf_meta){LOOM_MF_KEY_CRC, p->crc};
     qsort(p->meta, p->nmeta, sizeof *p->meta, cmp_key);
-    json_t *root = json_object(), *meta = json_object();
-    bool ok = root && meta && json_object_set(root, LOOM_MF_METADATA, meta) == 0;
-    for (size_t i = 0; ok && i < p->nmeta; i++)
-        ok = json_object_set_new(meta, p->meta[i].key, json_string(p->meta[i].value)) == 0;
-    for (size_t i = 0; ok && i < p->n; i++)
-        ok = json_object_set_new(root, p->order[i]->name, entry_json(p->order[i])) == 0;
-    p->json = ok ? json_dumps(root, LOOM_MF_JSON_FLAGS) : NULL;
-    json_decref(meta);
-    json_decref(root);
-    if (!p->json) return loom_error_set(err, LOOM_ERR_NOMEM, "model file: out of memory (header)");
-    p->json_len = strlen(p->json);
+    struct grow g = {0};
+    if (!loom_mf_header_json(order, p->n, p->meta, p->nmeta, grow_put, &g)) {
+        free(g.buf);
+        return loom_error_set(err, LOOM_ERR_NOMEM, "model file: out of memory (header)");
+    }
+    p->json = g.buf;
+    p->json_len = g.len;
     p->pad = (8 - p->json_len % 8) % 8; /* the data start 8-byte aligned */
     if (p->json_len + p->pad > LOOM_MF_DEFAULT_MAX_HEADER)
         return loom_error_set(err, LOOM_ERR_LIMIT, "model file: header of %zu bytes (at most %zu)",
@@ -318,7 +317,8 @@ enum loom_status loom_model_file_to_memory(const struct loom_mf_save *what, void
         plan_done(&p);
         return loom_error_set(err, LOOM_ERR_NOMEM, "model file: out of memory (%zu bytes)", k.cap);
     }
-    LOOM_ASSERT(emit(&k, &p) && k.len == k.cap);
+    bool ok = emit(&k, &p);
+    LOOM_ASSERT(ok && k.len == k.cap);
     *data = k.buf;
     *size = k.len;
     plan_done(&p);

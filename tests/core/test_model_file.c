@@ -262,6 +262,47 @@ LOOM_TEST(model_file_round_trip)
     assert_int_equal(remove_tmpdir(dir), 2);
 }
 
+/* Names and values that need escaping in JSON, and no store at all. */
+LOOM_TEST(model_file_escapes_round_trip)
+{
+    static const char odd_value[] = "quote \" backslash \\ slash / ctl \x01\x1f del \x7f "
+                                    "tab\t nl\n cr\r bs\b ff\f \xc3\xa9 \xf0\x9f\x98\x80";
+    static const char odd_name[] = "prep.\"odd\"\\name/\xc3\xa9";
+    uint8_t bytes[3] = {1, 2, 3};
+    struct loom_mf_tensor x = {
+        .name = odd_name, .dtype = LOOM_DTYPE_U8, .ndim = 1, .shape = {3}, .data = bytes};
+    struct loom_mf_tensor empty = {
+        .name = "prep.empty", .dtype = LOOM_DTYPE_F64, .ndim = 2, .shape = {0, 5}};
+    struct loom_mf_tensor both[2] = {x, empty};
+    struct loom_mf_meta m[] = {{"odd \"key\"\n", odd_value}, {"", "empty key is refused"}};
+    struct loom_mf_save w = {.extra = both, .nextra = 2, .meta = m, .nmeta = 2};
+    void *b1, *b2;
+    size_t n1, n2;
+    struct loom_error err;
+    assert_int_equal(loom_model_file_to_memory(&w, &b1, &n1, &err), LOOM_ERR_INVALID);
+    w.nmeta = 1;
+    assert_int_equal(loom_model_file_to_memory(&w, &b1, &n1, &err), LOOM_OK);
+    struct loom_model_file *mf;
+    enum loom_status st = loom_model_file_open_memory(b1, n1, NULL, &mf, &err);
+    if (st) fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(st, LOOM_OK);
+    assert_string_equal(loom_model_file_meta(mf, m[0].key), odd_value);
+    const struct loom_mf_tensor *t = loom_model_file_find(mf, odd_name);
+    assert_non_null(t);
+    assert_int_equal(t->kind, LOOM_MF_EXTRA);
+    assert_memory_equal(t->data, bytes, 3);
+    t = loom_model_file_find(mf, "prep.empty");
+    assert_non_null(t);
+    assert_int_equal(t->bytes, 0);
+    assert_int_equal(t->shape[1], 5);
+    both[0].data = loom_model_file_find(mf, odd_name)->data;
+    assert_int_equal(loom_model_file_to_memory(&w, &b2, &n2, &err), LOOM_OK);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    loom_model_file_close(&mf);
+    free(b1), free(b2);
+}
+
 LOOM_TEST(model_file_load_store_mismatch)
 {
     struct loom_store s, other;
