@@ -59,6 +59,7 @@ struct market_category {
     struct market_accessory acc[MARKET_ACCESSORIES];
     const char *missing[2]; /* "no charger": an essential part is missing */
     double missing_factor;
+    int missing_acc; /* the accessory it rules out, or -1 */
 };
 
 struct market_brand {

@@ -235,7 +235,7 @@ void market_listing_draw(struct market_listing *l, int64_t id, int max_photos, s
     }
     l->missing = chance(r, 0.15);
     for (int i = 0; i < MARKET_ACCESSORIES; i++)
-        if (!(i == 0 && l->missing) && chance(r, 0.28)) l->acc |= 1u << i;
+        if (!(l->missing && i == c->missing_acc) && chance(r, 0.28)) l->acc |= 1u << i;
 
     double u = loom_rng_uniform(r);
     l->brand_mention = u < 0.72   ? (b->ascii && chance(r, 0.4) ? BRAND_ASCII : BRAND_EXACT)
@@ -296,11 +296,20 @@ static void put_text(struct market_buf *b, const char *s, struct loom_rng *r, do
     }
 }
 
+/* Upper case for ASCII and for Latin-1 letters (U+00E0..U+00FE but the
+ * division sign, encoded C3 A0..C3 BE: the capital is 0x20 lower). */
 static void put_upper(struct market_buf *b, const char *s)
 {
     for (; *s; s++) {
-        char ch = (unsigned char)*s < 0x80 ? (char)toupper((unsigned char)*s) : *s;
-        market_buf_put(b, &ch, 1);
+        unsigned char ch = (unsigned char)*s, next = (unsigned char)s[1];
+        char out[2] = {(char)(ch < 0x80 ? toupper(ch) : ch), 0};
+        size_t n = 1;
+        if (ch == 0xC3 && next >= 0xA0 && next <= 0xBE && next != 0xB7) {
+            out[1] = (char)(next - 0x20);
+            n = 2;
+            s++;
+        }
+        market_buf_put(b, out, n);
     }
 }
 
