@@ -29,9 +29,10 @@
 #define LOOM_LOADERS_BATCH_H
 
 #include "core/base.h"
+#include "date.h"
 #include "schemas/schema.h"
 
-#define LOOM_DATE_NFEAT 13 /* loaders/date.h: year, month, week, ..., elapsed days */
+#define LOOM_DATE_NFEAT LOOM_DATE_NFEATURES /* date.h: year, month, week, ..., elapsed days */
 
 struct loom_batch_col {
     enum loom_col_type type;
