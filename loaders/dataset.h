@@ -34,8 +34,11 @@ enum loom_split { LOOM_SPLIT_TRAIN, LOOM_SPLIT_VALID, LOOM_SPLIT_TEST };
 
 /* What a pass over a split met. */
 struct loom_data_report {
-    int64_t rows_read, rows_ok, rows_bad; /* rows_read == rows_ok + rows_bad */
+    /* rows_read == rows_ok + rows_bad + rows_dropped; dropped rows miss a
+     * number whose schema says `missing: drop` */
+    int64_t rows_read, rows_ok, rows_bad, rows_dropped;
     int64_t images_ok, images_bad;
+    int64_t rows_bad_images; /* rows that lost at least one photo (data.max_bad_images) */
     int nexamples;
     struct loom_error examples[8]; /* the first bad rows / photos, with file and line */
     bool from_cache;
@@ -50,23 +53,28 @@ void loom_dataset_opts_default(struct loom_dataset_opts *o);
 
 /* Fit the preprocessing of every column on the training rows of s. */
 LOOM_WUR enum loom_status loom_prep_fit(const struct loom_schema *s,
-                                        const struct loom_dataset_opts *o,
-                                        struct loom_prep **out, struct loom_data_report *rep,
-                                        struct loom_error *err);
+                                        const struct loom_dataset_opts *o, struct loom_prep **out,
+                                        struct loom_data_report *rep, struct loom_error *err);
 
 struct loom_dataset;
 
-LOOM_WUR enum loom_status loom_dataset_open(const struct loom_schema *s,
-                                            const struct loom_prep *p, enum loom_split split,
+/* s and p must outlive the dataset (and its batchers). rep (may be NULL)
+ * gets the pass's counts; from a cache, those of the pass that built it.
+ * Thread-safe on distinct datasets; an open dataset is immutable and may be
+ * read by any number of batchers. */
+LOOM_WUR enum loom_status loom_dataset_open(const struct loom_schema *s, const struct loom_prep *p,
+                                            enum loom_split split,
                                             const struct loom_dataset_opts *o,
-                                            struct loom_dataset **out,
-                                            struct loom_data_report *rep,
+                                            struct loom_dataset **out, struct loom_data_report *rep,
                                             struct loom_error *err);
 int64_t loom_dataset_rows(const struct loom_dataset *d);
 /* The id column's text of row i (NULL when the schema has no id column). */
 const char *loom_dataset_row_id(const struct loom_dataset *d, int64_t i, size_t *len);
 /* The CSV line row i came from (for messages). */
 int64_t loom_dataset_row_line(const struct loom_dataset *d, int64_t i);
+/* The cache file this dataset was read from or written to; NULL when the
+ * cache is off or could not be written. */
+const char *loom_dataset_cache_path(const struct loom_dataset *d);
 void loom_dataset_close(struct loom_dataset **d);
 
 struct loom_batcher_opts {
@@ -75,8 +83,8 @@ struct loom_batcher_opts {
     bool training;  /* augmentation and random photo subsets */
     bool drop_last; /* skip a final partial batch */
     uint64_t seed;
-    int threads;    /* loader threads preparing batches ahead; 0: 1 */
-    int prefetch;   /* batches prepared ahead; 0: 2 */
+    int threads;  /* loader threads preparing batches ahead; 0: 1 */
+    int prefetch; /* batches prepared ahead; 0: 2 */
 };
 
 struct loom_batcher;
@@ -91,8 +99,7 @@ LOOM_WUR enum loom_status loom_batcher_seek(struct loom_batcher *b, int64_t epoc
                                             struct loom_error *err);
 /* The next batch of the current epoch, valid until the next call; *out = NULL
  * at the end of the epoch (the next call starts the next epoch). */
-LOOM_WUR enum loom_status loom_batcher_next(struct loom_batcher *b,
-                                            const struct loom_batch **out,
+LOOM_WUR enum loom_status loom_batcher_next(struct loom_batcher *b, const struct loom_batch **out,
                                             struct loom_error *err);
 void loom_batcher_free(struct loom_batcher **b);
 

@@ -34,11 +34,12 @@
 
 #include "core/base.h"
 #include "core/rng.h"
+#include "schemas/schema.h"
 
-enum loom_image_fit {
-    LOOM_FIT_CROP, /* short side -> size, centre square kept */
-    LOOM_FIT_PAD,  /* long side -> size, centred on opts.pad */
-};
+/* enum loom_image_fit comes from the schema (one definition, so that a file
+ * may include both headers): LOOM_FIT_CROP scales the short side to size and
+ * keeps the centre square; LOOM_FIT_PAD scales the long side to size and
+ * centres the picture on opts.pad. */
 
 enum loom_image_format {
     LOOM_IMAGE_UNKNOWN = 0,
