@@ -17,6 +17,9 @@
  *   (oneDNN accumulates into them) and reordering them back to ldigo.
  *   For inference the reorders are done once (weights do not change).
  * - oneDNN "prim": the primitive executions alone.
+ * Also printed once per shape: the time to create its primitives (a new
+ * sequence length is a new shape: at N=1 every distinct T needs its own) and,
+ * for inference, the one-time weight reorder.
  * Not timed: PyTorch layout -> ldigo (a store could keep ldigo natively).
  *
  * Before timing, each training shape checks oneDNN's y, dx, dW_ih, dW_hh, db
@@ -491,8 +494,12 @@ static bool bench_shape(struct loom_ctx *c, dnnl_engine_t e, dnnl_stream_t s, in
     loom_rng_init(&r, 11, 0);
     for (int64_t n = 0; n < N; n++) full[n] = T, mixed[n] = 8 + (int32_t)loom_rng_below(&r, T - 7);
     struct dn_lstm m;
-    dn_init(&m, e, &p, &dn, train);
-    if (!train) dn_prepare_fwd(&m, s);
+    double t0 = now_ms();
+    dn_init(&m, e, &p, &dn, train); /* a new shape (T, N): JIT and all */
+    double t_create = now_ms() - t0;
+    t0 = now_ms();
+    if (!train) dn_prepare_fwd(&m, s), DN(dnnl_stream_wait(s));
+    double t_reorder = now_ms() - t0;
 
     /* Same work: same weights and outputs before any timing. */
     double prim[MAX_REPS], step[MAX_REPS], tl[MAX_REPS];
@@ -514,8 +521,10 @@ static bool bench_shape(struct loom_ctx *c, dnnl_engine_t e, dnnl_stream_t s, in
         }
         print_row("loom", "", &p, train, mode ? "[8,48]" : "all T", tl, reps);
     }
-    printf("  oneDNN implementation: %s%s%s\n", m.impl_fwd, train ? " / " : "",
-           train ? m.impl_bwd : "");
+    printf("  oneDNN implementation: %s%s%s; primitive creation %.2f ms", m.impl_fwd,
+           train ? " / " : "", train ? m.impl_bwd : "", t_create);
+    if (!train) printf("; weight reorder (once) %.3f ms", t_reorder);
+    printf("\n");
     dn_done(&m);
     result_done(&lm), result_done(&dn);
     problem_done(&p);
