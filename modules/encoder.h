@@ -27,8 +27,8 @@
 struct loom_encoder;
 
 struct loom_encoder_class {
-    const char *name;          /* as in the schema: "mlp", "rnn", "cnn" */
-    enum loom_encoder kind;
+    const char *name; /* as in the schema: "mlp", "rnn", "cnn" */
+    enum loom_encoder_kind kind;
     /* Declare the params of branch `branch` of s in store (not yet
      * finalized) and set e->width. The class's own state goes in e->state. */
     LOOM_WUR enum loom_status (*init)(struct loom_encoder *e, const struct loom_schema *s,
@@ -56,7 +56,7 @@ struct loom_encoder {
 };
 
 /* The class of an encoder kind; NULL if none. */
-const struct loom_encoder_class *loom_encoder_class_of(enum loom_encoder kind);
+const struct loom_encoder_class *loom_encoder_class_of(enum loom_encoder_kind kind);
 
 /* Make the encoder of one branch (declares its params in store). */
 LOOM_WUR enum loom_status loom_encoder_init(struct loom_encoder *e, const struct loom_schema *s,

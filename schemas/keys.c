@@ -67,7 +67,8 @@ static const char *const transform_names[] = {"none", "log1p", NULL};
 static const char *const missing_names[] = {"median", "mean", "zero", "drop", NULL};
 static const char *const bad_row_names[] = {"skip", "stop", NULL};
 static const char *const cell_names[] = {"lstm", "gru", NULL};
-static const char *const seq_pool_names[] = {"mean", "max", "last", NULL};
+static const char *const seq_pool_names[] = {"mean",     "max",           "last",
+                                             "mean_max", "last_mean_max", NULL};
 static const char *const bag_pool_names[] = {"gated_attention", "attention", "mean", "max", NULL};
 static const char *const fit_names[] = {"crop", "pad", NULL};
 const char *const loom_loss_names[] = {"mse", "mae", "huber", "bce", "ce", "cosine", NULL};
@@ -183,7 +184,7 @@ static const struct loom_key rnn_keys[] = {
     INT("hidden", rnn.hidden, "128", 1, 8192),
     FLOAT("dropout", rnn.dropout, "0", 0, 1, LOOM_KF_HI_OPEN),
     BOOL("share", rnn.share, "true"),
-    ENUM("pool", rnn.pool, "mean", seq_pool_names, 0),
+    ENUM("pool", rnn.pool, "mean_max", seq_pool_names, 0),
     OPT_MAP("conv1d", rnn.conv1d.enabled, conv1d_spec),
 };
 static const struct loom_key augment_keys[] = {

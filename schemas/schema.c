@@ -26,7 +26,7 @@ const char *loom_col_type_name(enum loom_col_type t)
 {
     return (unsigned)t < LOOM_COL_TYPE_COUNT ? loom_col_type_names[t] : "?";
 }
-const char *loom_encoder_name(enum loom_encoder e)
+const char *loom_encoder_name(enum loom_encoder_kind e)
 {
     return (unsigned)e < LOOM_ENC_COUNT ? loom_encoder_names[e] : "?";
 }

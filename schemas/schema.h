@@ -39,10 +39,20 @@ enum loom_transform { LOOM_TRANSFORM_NONE, LOOM_TRANSFORM_LOG1P };
 enum loom_missing { LOOM_MISSING_MEDIAN, LOOM_MISSING_MEAN, LOOM_MISSING_ZERO, LOOM_MISSING_DROP };
 enum loom_bad_row { LOOM_BAD_ROW_SKIP, LOOM_BAD_ROW_STOP };
 
-enum loom_encoder { LOOM_ENC_MLP, LOOM_ENC_RNN, LOOM_ENC_CNN, LOOM_ENC_COUNT };
+/* (Not "enum loom_encoder": C tags share one namespace, and struct
+ * loom_encoder is modules/encoder.h's encoder.) */
+enum loom_encoder_kind { LOOM_ENC_MLP, LOOM_ENC_RNN, LOOM_ENC_CNN, LOOM_ENC_COUNT };
 enum loom_rnn_cell { LOOM_CELL_LSTM, LOOM_CELL_GRU };
-/* Pooling of an RNN's outputs over time. */
-enum loom_seq_pool { LOOM_SEQ_POOL_MEAN, LOOM_SEQ_POOL_MAX, LOOM_SEQ_POOL_LAST };
+/* Pooling of an RNN's outputs over time: one pool, or a concatenation
+ * (mean_max: [mean, max], the reference model's; last_mean_max: [last, mean,
+ * max]). */
+enum loom_seq_pool {
+    LOOM_SEQ_POOL_MEAN,
+    LOOM_SEQ_POOL_MAX,
+    LOOM_SEQ_POOL_LAST,
+    LOOM_SEQ_POOL_MEAN_MAX,
+    LOOM_SEQ_POOL_LAST_MEAN_MAX
+};
 /* Pooling of a bag of image vectors into one. */
 enum loom_bag_pool {
     LOOM_BAG_POOL_GATED_ATTENTION,
@@ -148,7 +158,7 @@ struct loom_schema_column {
 
 struct loom_schema_branch {
     char *name;
-    enum loom_encoder encoder;
+    enum loom_encoder_kind encoder;
     struct loom_schema_pos at;
     int *columns; /* indices into schema.columns, in the order listed */
     int ncolumns;
@@ -290,7 +300,7 @@ int loom_schema_find_branch(const struct loom_schema *s, const char *name);
 
 /* Names as written in a schema ("number", "mlp", "mse", ...); never NULL. */
 const char *loom_col_type_name(enum loom_col_type t);
-const char *loom_encoder_name(enum loom_encoder e);
+const char *loom_encoder_name(enum loom_encoder_kind e);
 const char *loom_loss_name(enum loom_loss l);
 const char *loom_metric_name(enum loom_metric m);
 
