@@ -424,7 +424,7 @@ enum loom_status loom_train(struct loom_model *m, struct loom_source *train,
     else if (!st && wants_class_weights(m))
         st = fit_class_weights(m, train, err);
     struct progress pg = {.f = o->progress, .tty = o->progress && isatty(fileno(o->progress))};
-    pg.every = LOOM_MAX(1, t.per_epoch / 10);
+    pg.every = LOOM_MAX(1, (t.per_epoch + 9) / 10); /* about ten lines an epoch */
     bool stop = false;
     while (!st && !stop && t.epoch < t.epochs) {
         if (t.batch == 0) t.loss_sum = 0, t.loss_rows = 0;

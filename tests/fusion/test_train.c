@@ -452,3 +452,86 @@ LOOM_TEST(lr_find_suggests)
     loom_lr_curve_done(&c);
     task_done(&t);
 }
+
+/* The registry's encoders (opts NULL: the real mlp of modules/) behind the
+ * model: it trains, and saves and opens to the same predictions. */
+LOOM_TEST(real_encoders_train_save_open)
+{
+    struct loom_schema s;
+    task_schema(&s, "  y: {type: number}\n", "  y: {}\n",
+                "{epochs: 4, batch_size: 32, optimizer: {lr: 0.01}, seed: 3}");
+    struct loom_prep_column_info info[] = {
+        {.width = 1}, {.width = 1}, {.width = 1, .cardinality = 5}, {.width = 1}};
+    struct loom_prep *p = fx_prep(&s, info, NULL, NULL);
+    struct loom_model *m = NULL;
+    struct loom_error err = {0};
+    enum loom_status st = loom_model_new(&s, &p, 3, NULL, &m, &err);
+    if (st) fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(st, LOOM_OK);
+    assert_string_equal(m->enc[0].cls->name, "mlp");
+    struct loom_rng r;
+    loom_rng_init(&r, 99, 1);
+    struct fx_data d;
+    fx_data_init(&d, &m->schema, m->prep, NTRAIN);
+    fill_inputs(&d, &r), fill_number(&d, &r);
+    struct fx_source src;
+    fx_source_init(&src, &d, 32, true, 17);
+    char dir[512], path[600];
+    fx_tmpdir(dir, sizeof dir);
+    struct loom_train_opts o = {.checkpoint_dir = dir, .data_seed = 17};
+    struct loom_train_result res;
+    st = loom_train(m, &src.src, NULL, &o, &res, &err);
+    if (st) fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(st, LOOM_OK);
+    assert_true(res.best < 0.3); /* the training loss (no validation source) */
+    snprintf(path, sizeof path, "%s/final.loom", dir);
+    assert_int_equal(loom_model_save(m, path, NULL, &err), LOOM_OK);
+    struct loom_model *m2 = NULL;
+    assert_int_equal(loom_model_open(path, NULL, &m2, &err), LOOM_OK);
+    struct loom_batch b;
+    struct loom_batch_col cols[8];
+    int64_t rows[NTRAIN];
+    fx_batch_all(&b, cols, rows, &d);
+    struct loom_ctx c;
+    loom_ctx_init(&c, 0, 0);
+    struct loom_forward f1, f2;
+    assert_int_equal(loom_model_forward(&c, m, &b, &f1), LOOM_OK);
+    assert_int_equal(loom_model_forward(&c, m2, &b, &f2), LOOM_OK);
+    assert_memory_equal(f1.out[0]->data, f2.out[0]->data, (size_t)d.n * sizeof(float));
+    assert_memory_equal(f1.embedding->data, f2.embedding->data,
+                        (size_t)(d.n * m->width) * sizeof(float));
+    loom_ctx_done(&c);
+    fx_source_done(&src);
+    fx_data_done(&d); /* before the model: it borrows the model's schema */
+    loom_model_free(&m2);
+    loom_model_free(&m);
+    fx_rmdir(dir);
+}
+
+/* Progress on a stream that is not a terminal: plain lines. */
+LOOM_TEST(progress_plain_lines)
+{
+    struct task t;
+    const struct loom_prep_column_info extra[] = {{.width = 1}};
+    task_init(&t, "  y: {type: number}\n", "  y: {}\n",
+              "{epochs: 2, batch_size: 32, optimizer: {lr: 0.01}, seed: 3}", extra, NULL, NULL,
+              fill_number);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    struct loom_train_opts o = {.checkpoint_dir = "", .progress = f};
+    struct loom_error err = {0};
+    assert_int_equal(loom_train(t.m, &t.ts.src, &t.vs.src, &o, NULL, &err), LOOM_OK);
+    rewind(f);
+    char line[512];
+    int steps = 0, epochs = 0;
+    while (fgets(line, sizeof line, f)) {
+        assert_null(strchr(line, '\r'));
+        steps += strstr(line, "rows/s") && strstr(line, "ETA") && strstr(line, " loss ");
+        epochs += strncmp(line, "epoch 1/2: train loss", 21) == 0 ||
+                  strncmp(line, "epoch 2/2: train loss", 21) == 0;
+    }
+    fclose(f);
+    assert_int_equal(steps, 2 * 8); /* 16 batches an epoch: a line every 2 */
+    assert_int_equal(epochs, 2);
+    task_done(&t);
+}
