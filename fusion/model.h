@@ -41,9 +41,11 @@
  * the model), set by loom_model_fit_class_weights. Rows whose target is
  * missing (present = 0, or category code 0/1) count in no loss.
  *
- * Thread safety: a built model may run forward passes from several threads
- * in evaluation mode (c->training false: nothing in the model is written);
- * training is single-threaded (one context).
+ * Thread safety: in evaluation mode (c->training false) the fusion part
+ * writes nothing of the model, but an encoder keeps its last attention
+ * weights in struct loom_encoder (modules/encoder.h), so concurrent forward
+ * passes on one model need that moved into a per-session place first (the
+ * C API's sessions). Training is single-threaded (one context).
  */
 #ifndef LOOM_FUSION_MODEL_H
 #define LOOM_FUSION_MODEL_H
