@@ -24,8 +24,8 @@
 struct rcol {
     enum loom_col_type type;
     bool input;
-    int width;     /* x or ids values per row (batch.h) */
-    float *x;      /* (cap, width) when the type uses x */
+    int width; /* x or ids values per row (batch.h) */
+    float *x;  /* (cap, width) when the type uses x */
     float *present;
     int32_t *ids; /* (cap, width) for category and text */
     int32_t *lengths;
@@ -87,10 +87,10 @@ struct rattention {
 
 struct loom_result {
     int64_t n;
-    int nout;           /* 0 after loom_embed */
-    int *width;         /* (nheads) */
-    double **values;    /* (nheads): (n, width) */
-    int32_t **label;    /* (nheads): (n) for category and binary, else NULL */
+    int nout;        /* 0 after loom_embed */
+    int *width;      /* (nheads) */
+    double **values; /* (nheads): (n, width) */
+    int32_t **label; /* (nheads): (n) for category and binary, else NULL */
     const float *embedding;
     int F;
     struct rattention *att; /* (ncols): w NULL where none */

@@ -24,7 +24,8 @@ const char *loom_type_name(enum loom_type type)
 
 enum loom_status loom_model_open(const char *path, loom_model **out, struct loom_error *err)
 {
-    if (!path || !out) return loom_error_set(err, LOOM_ERR_INVALID, "loom_model_open: NULL argument");
+    if (!path || !out)
+        return loom_error_set(err, LOOM_ERR_INVALID, "loom_model_open: NULL argument");
     return loom_model_open_with(path, NULL, out, err);
 }
 

@@ -18,12 +18,9 @@
 #include "loaders/text.h"
 
 static const uint64_t limit_default[LOOM_LIMIT_COUNT] = {
-    [LOOM_LIMIT_ROWS] = 1000000,
-    [LOOM_LIMIT_PHOTOS] = 1000,
-    [LOOM_LIMIT_VALUE_BYTES] = 1u << 20,
-    [LOOM_LIMIT_IMAGE_BYTES] = 64u << 20,
-    [LOOM_LIMIT_IMAGE_SIDE] = 16384,
-    [LOOM_LIMIT_IMAGE_PIXELS] = 64u << 20,
+    [LOOM_LIMIT_ROWS] = 1000000,         [LOOM_LIMIT_PHOTOS] = 1000,
+    [LOOM_LIMIT_VALUE_BYTES] = 1u << 20, [LOOM_LIMIT_IMAGE_BYTES] = 64u << 20,
+    [LOOM_LIMIT_IMAGE_SIDE] = 16384,     [LOOM_LIMIT_IMAGE_PIXELS] = 64u << 20,
 };
 
 static bool uses_x(enum loom_col_type t)
@@ -118,7 +115,8 @@ static enum loom_status init_col(struct loom_rowset *r, int c, struct loom_error
 
 enum loom_status loom_rows_new(const loom_model *model, loom_rows **out, struct loom_error *err)
 {
-    if (!model || !out) return loom_error_set(err, LOOM_ERR_INVALID, "loom_rows_new: NULL argument");
+    if (!model || !out)
+        return loom_error_set(err, LOOM_ERR_INVALID, "loom_rows_new: NULL argument");
     struct loom_rowset *r = calloc(1, sizeof *r);
     if (!r) return loom_error_set(err, LOOM_ERR_NOMEM, "rows: out of memory");
     r->m = model;
@@ -227,8 +225,9 @@ static struct rcol *target(struct loom_rowset *r, int64_t row, const char *colum
         return NULL;
     }
     if (row < 0 || row >= r->n) {
-        *st = loom_error_set(err, LOOM_ERR_INVALID, "row %lld, column '%s': no such row (%lld rows)",
-                             (long long)row, column, (long long)r->n);
+        *st =
+            loom_error_set(err, LOOM_ERR_INVALID, "row %lld, column '%s': no such row (%lld rows)",
+                           (long long)row, column, (long long)r->n);
         return NULL;
     }
     *col = c;
@@ -261,15 +260,14 @@ enum loom_status loom_rows_set_string(loom_rows *r, int64_t row, const char *col
                               (unsigned long long)r->limit[LOOM_LIMIT_VALUE_BYTES]);
     size_t bad = loom_utf8_check(value, len);
     if (bad < len)
-        return loom_error_set(err, LOOM_ERR_INVALID,
-                              "row %lld, column '%s': not UTF-8 (byte %zu)", (long long)row,
-                              column, bad);
+        return loom_error_set(err, LOOM_ERR_INVALID, "row %lld, column '%s': not UTF-8 (byte %zu)",
+                              (long long)row, column, bad);
     size_t w = (size_t)col->width, i = (size_t)row;
     struct loom_error why;
-    st = loom_prep_encode(r->m->prep, c, value ? value : "", len, col->x ? col->x + i * w : NULL,
-                          col->present ? col->present + i : NULL,
-                          col->ids ? col->ids + i * w : NULL,
-                          col->lengths ? col->lengths + i : NULL, &why);
+    st =
+        loom_prep_encode(r->m->prep, c, value ? value : "", len, col->x ? col->x + i * w : NULL,
+                         col->present ? col->present + i : NULL, col->ids ? col->ids + i * w : NULL,
+                         col->lengths ? col->lengths + i : NULL, &why);
     if (st == LOOM_OK) return LOOM_OK;
     if (st != LOOM_ERR_NOMEM && st != LOOM_ERR_LIMIT) st = LOOM_ERR_INVALID;
     return loom_error_set(err, st, "row %lld, column '%s': %s", (long long)row, column,
@@ -322,7 +320,8 @@ static enum loom_status add_photo(struct loom_rowset *r, int64_t row, const char
     if (col->img < 0)
         return loom_error_set(err, LOOM_ERR_INVALID, "row %lld, column '%s': not an images input",
                               (long long)row, column);
-    int32_t *added = &r->added[row * r->nimg + col->img], *kept = &r->kept[row * r->nimg + col->img];
+    int32_t *added = &r->added[row * r->nimg + col->img],
+            *kept = &r->kept[row * r->nimg + col->img];
     if ((uint64_t)*added >= r->limit[LOOM_LIMIT_PHOTOS])
         return loom_error_set(err, LOOM_ERR_LIMIT, "row %lld, column '%s': more than %llu photos",
                               (long long)row, column,

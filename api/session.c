@@ -64,7 +64,8 @@ static bool batch_photos(struct loom_session *s, const struct loom_rowset *r, in
     bc->offsets = arena(&s->c, (size_t)n + 1, sizeof *bc->offsets);
     if (!bc->offsets) return false;
     bc->offsets[0] = 0;
-    for (int64_t i = 0; i < n; i++) bc->offsets[i + 1] = bc->offsets[i] + r->kept[i * r->nimg + col->img];
+    for (int64_t i = 0; i < n; i++)
+        bc->offsets[i + 1] = bc->offsets[i] + r->kept[i * r->nimg + col->img];
     bc->count = bc->offsets[n];
     size_t plane = (size_t)3 * (size_t)col->size * (size_t)col->size;
     bc->pixels = arena(&s->c, (size_t)bc->count * plane, sizeof(float));
@@ -106,7 +107,8 @@ static bool map_attention(struct loom_session *s, const struct loom_rowset *r, i
     const struct loom_schema *sch = &s->m->schema;
     const struct loom_schema_branch *br = &sch->branches[sch->columns[k].branch];
     int64_t base = 0; /* the branch's photos of the columns before k */
-    for (int j = 0; j < br->ncolumns && br->columns[j] != k; j++) base += s->cols[br->columns[j]].count;
+    for (int j = 0; j < br->ncolumns && br->columns[j] != k; j++)
+        base += s->cols[br->columns[j]].count;
     int64_t n = r->n, img = r->cols[k].img;
     out->off = arena(&s->c, (size_t)n + 1, sizeof *out->off);
     if (!out->off) return false;
@@ -233,7 +235,8 @@ const float *loom_result_embedding(const loom_result *r, int *width)
     return r->embedding;
 }
 
-const float *loom_result_attention(const loom_result *r, int64_t row, const char *column, int *count)
+const float *loom_result_attention(const loom_result *r, int64_t row, const char *column,
+                                   int *count)
 {
     if (count) *count = 0;
     if (!r || row < 0 || row >= r->n || !r->att) return NULL;

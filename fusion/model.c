@@ -348,8 +348,7 @@ static struct loom_tensor *replace_rows(struct loom_ctx *c, struct loom_tensor *
 
 /* Modality dropout: each (row, branch) independently with probability p,
  * drawn from c->rng in row-major order (so the same for any thread count). */
-static bool modality_dropout(struct loom_ctx *c, const struct loom_model *m,
-                             struct loom_forward *f)
+static bool modality_dropout(struct loom_ctx *c, const struct loom_model *m, struct loom_forward *f)
 {
     int64_t N = f->n;
     int B = m->nbranches;

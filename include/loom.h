@@ -66,9 +66,9 @@
 extern "C" {
 #endif
 
-#define LOOM_VERSION_MAJOR 0
-#define LOOM_VERSION_MINOR 1
-#define LOOM_VERSION_PATCH 0
+#define LOOM_VERSION_MAJOR  0
+#define LOOM_VERSION_MINOR  1
+#define LOOM_VERSION_PATCH  0
 #define LOOM_VERSION_STRING "0.1.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons. */
 #define LOOM_VERSION_NUMBER                                                                        \

@@ -81,8 +81,8 @@ int main(int argc, char **argv)
         const double *price = loom_result_values(r, 0, &w);
         int cnt;
         const float *att = loom_result_attention(r, 0, "photos", &cnt);
-        printf("price %.2f %.2f %.2f, kind %d, attention %d: %.3f %.3f %.3f\n", price[0],
-               price[1], price[2], loom_result_label(r, 1, 0), cnt, att[0], att[1], att[2]);
+        printf("price %.2f %.2f %.2f, kind %d, attention %d: %.3f %.3f %.3f\n", price[0], price[1],
+               price[2], loom_result_label(r, 1, 0), cnt, att[0], att[1], att[2]);
         bad |= check(loom_embed(s, rows, &r, &err), &err, "embed");
     }
     free(bytes);

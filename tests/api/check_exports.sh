@@ -5,7 +5,7 @@
 set -eu
 nm=$1 lib=$2 header=$3
 exported=$("$nm" -D --defined-only "$lib" | awk '{print $3}' | sort)
-declared=$(tr '\n' ' ' < "$header" | grep -o 'LOOM_API [^(;]*(' |
+declared=$(grep -v '^#' "$header" | tr '\n' ' ' | grep -o 'LOOM_API [^(;]*(' |
            sed 's/($//; s/.*[ *]//' | sort)
 if [ "$exported" != "$declared" ]; then
     echo "exported but not declared:"; echo "$exported" | grep -vxF "$declared" || true

@@ -38,9 +38,9 @@ LOOM_TEST(api_schema_introspection)
         const char *name;
         enum loom_type type;
         int width;
-    } in[] = {{"title", LOOM_TYPE_TEXT, 9},      {"condition", LOOM_TYPE_CATEGORY, 1},
-              {"year", LOOM_TYPE_NUMBER, 1},     {"posted", LOOM_TYPE_DATE, 1},
-              {"tags", LOOM_TYPE_SET, 2},        {"photos", LOOM_TYPE_IMAGES, 16}};
+    } in[] = {{"title", LOOM_TYPE_TEXT, 9},  {"condition", LOOM_TYPE_CATEGORY, 1},
+              {"year", LOOM_TYPE_NUMBER, 1}, {"posted", LOOM_TYPE_DATE, 1},
+              {"tags", LOOM_TYPE_SET, 2},    {"photos", LOOM_TYPE_IMAGES, 16}};
     for (int i = 0; i < 6; i++) {
         struct loom_input_info info;
         assert_int_equal(loom_model_input(m, i, &info), LOOM_OK);
@@ -213,8 +213,9 @@ LOOM_TEST(api_bad_photos_are_dropped)
     assert_int_equal(loom_rows_add(bad, &i, &err), LOOM_OK);
     set(bad, i, "title", "red bike");
     const char junk[] = "this is not an image";
-    uint8_t png_bomb[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D',
-                          'R', 0, 1, 0, 0, 0, 1, 0, 0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    uint8_t png_bomb[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,
+                          13,   'I', 'H', 'D', 'R',  0,    1,    0,    0, 0, 1,
+                          0,    0,   8,   2,   0,    0,    0,    0,    0, 0, 0};
     assert_int_equal(loom_rows_add_image(bad, i, "photos", junk, sizeof junk, &err), LOOM_OK);
     assert_int_equal(loom_rows_add_image(bad, i, "photos", jpeg, n / 2, &err), LOOM_OK);
     assert_int_equal(loom_rows_add_image(bad, i, "photos", NULL, 0, &err), LOOM_OK);
@@ -293,10 +294,10 @@ LOOM_TEST(api_bad_values)
     static const struct {
         const char *col, *value;
     } bad[] = {
-        {"year", "abc"},        {"year", "12,5"},         {"year", "nan"},
-        {"year", "1e999"},      {"posted", "2023-13-45"}, {"posted", "yesterday"},
-        {"title", "\xff\xfe"},  {"condition", "\xc3("},   {"price", "12"},
-        {"kind", "bike"},       {"photos", "a.jpg"},      {"nosuchcolumn", "1"},
+        {"year", "abc"},       {"year", "12,5"},         {"year", "nan"},
+        {"year", "1e999"},     {"posted", "2023-13-45"}, {"posted", "yesterday"},
+        {"title", "\xff\xfe"}, {"condition", "\xc3("},   {"price", "12"},
+        {"kind", "bike"},      {"photos", "a.jpg"},      {"nosuchcolumn", "1"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         memset(&err, 0, sizeof err);
