@@ -22,6 +22,7 @@
 #include <loom.h>
 
 struct table {
+    char *text; /* the file; every field points into it */
     int ncols;
     char **names;
     int64_t n;
@@ -86,6 +87,7 @@ static int read_csv(const char *path, struct table *t)
     char *text = read_file(path, &len), *p = text;
     if (!text) return -1;
     memset(t, 0, sizeof *t);
+    t->text = text;
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) p += 3; /* BOM */
     int end = 0;
     while (!end) {
@@ -107,7 +109,7 @@ static int read_csv(const char *path, struct table *t)
         }
         t->rows[t->n++] = row;
     }
-    return 0; /* the text stays allocated: the fields point into it */
+    return 0;
 }
 
 /* ---- the workers ---- */
@@ -333,6 +335,10 @@ int main(int argc, char **argv)
            (long long)done, (long long)sh.requests, batch, nthreads, (double)done / secs,
            1e3 * sh.latency[sh.requests / 2], 1e3 * sh.latency[(sh.requests * 99) / 100],
            (long long)bad, (long long)warned);
+    free(tid), free(w), free(sh.latency), free(sh.col_of);
+    free(t.text);
+    for (int64_t i = 0; i < t.n; i++) free(t.rows[i]);
+    free(t.rows), free(t.names);
     loom_model_close(&m);
     return rc;
 }
