@@ -235,7 +235,7 @@ static bool prepare(const struct opts *o, struct run *r)
     if (ok && o->epochs > 0) s.training.epochs = (int)o->epochs;
     if (ok && o->seed >= 0) s.training.seed = o->seed;
     if (ok && !(ok = run_paths(o, &s, r))) fprintf(stderr, "loom %s: out of memory\n", CMD);
-    ok = ok && loom_cli_mkdirs(CMD, r->run_dir) && (o->resume || clear_run(r->run_dir));
+    ok = ok && loom_cli_mkdirs(CMD, r->run_dir);
     loom_threads_set(o->threads >= 0 ? (int)o->threads : s.training.threads);
     struct loom_dataset_opts dopt;
     loom_dataset_opts_default(&dopt);
@@ -366,7 +366,9 @@ int loom_cmd_train(int argc, char **argv)
         return LOOM_EXIT_FAIL;
     }
     char resume[4200];
-    if (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume)) {
+    /* a fresh run starts clean, once everything it needs is there */
+    if ((!o.resume && !clear_run(r.run_dir)) ||
+        (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume))) {
         run_done(&r);
         return LOOM_EXIT_FAIL;
     }
