@@ -469,7 +469,11 @@ static int64_t ids_to_set(const struct loom_dataset *d, uint8_t *seen, int n)
     for (int64_t i = 0; i < rows; i++) {
         size_t len;
         const char *id = loom_dataset_row_id(d, i, &len);
-        int k = atoi(id + 1);
+        char buf[32]; /* ids are not NUL-terminated: they sit end to end in one pool */
+        assert_true(len > 1 && len < sizeof buf);
+        memcpy(buf, id, len);
+        buf[len] = 0;
+        int k = atoi(buf + 1);
         assert_true(k >= 0 && k < n);
         seen[k]++;
     }
