@@ -463,17 +463,24 @@ static void many_rows(struct fx *f, int n)
     free(csv);
 }
 
+/* The number k of row i's id "k<k>" (ids are not NUL-terminated: they sit
+ * end to end in one pool). */
+static int id_number(const struct loom_dataset *d, int64_t i)
+{
+    size_t len;
+    const char *id = loom_dataset_row_id(d, i, &len);
+    char buf[32];
+    assert_true(len > 1 && len < sizeof buf);
+    memcpy(buf, id, len);
+    buf[len] = 0;
+    return atoi(buf + 1);
+}
+
 static int64_t ids_to_set(const struct loom_dataset *d, uint8_t *seen, int n)
 {
     int64_t rows = loom_dataset_rows(d);
     for (int64_t i = 0; i < rows; i++) {
-        size_t len;
-        const char *id = loom_dataset_row_id(d, i, &len);
-        char buf[32]; /* ids are not NUL-terminated: they sit end to end in one pool */
-        assert_true(len > 1 && len < sizeof buf);
-        memcpy(buf, id, len);
-        buf[len] = 0;
-        int k = atoi(buf + 1);
+        int k = id_number(d, i);
         assert_true(k >= 0 && k < n);
         seen[k]++;
     }
@@ -499,9 +506,7 @@ LOOM_TEST(dataset_split_deterministic)
     for (int i = 0; i < n; i++) assert_int_equal(seen[i], 1);
     /* Row k is held out exactly when the split function says so. */
     for (int64_t i = 0; i < nva; i++) {
-        size_t len;
-        int k = atoi(loom_dataset_row_id(va, i, &len) + 1);
-        assert_true(loom_split_held_out(&f.s, k));
+        assert_true(loom_split_held_out(&f.s, id_number(va, i)));
     }
     /* Another seed, another split. */
     int differ = 0;
