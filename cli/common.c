@@ -153,7 +153,7 @@ int loom_cli_input_open(const char *cmd, const struct loom_cli_input_opts *o,
 {
     memset(in, 0, sizeof *in);
     struct loom_error err = {0};
-    if (loom_model_open(o->model, NULL, &in->m, &err) != LOOM_OK) {
+    if (loom_model_open_with(o->model, NULL, &in->m, &err) != LOOM_OK) {
         if (!err.file[0]) snprintf(err.file, sizeof err.file, "%s", o->model);
         loom_cli_error(cmd, &err);
         return LOOM_EXIT_FAIL;
