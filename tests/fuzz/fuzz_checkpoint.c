@@ -1,7 +1,7 @@
 /*
  * fuzz_checkpoint.c — opening a model or a checkpoint (fusion/model_io.c,
  * fusion/checkpoint.c) from arbitrary bytes: the model file reader (with the
- * checksum fix-up of fuzz_util.h, so that mutations of the stored schema
+ * checksum fix-ups of fuzz_util.h, so that mutations of the stored schema
  * text, the prep tensor, the weights and the train state reach their
  * parsers), then loom_model_from_file (the schema reloaded from its text,
  * the prep blob loaded, the model rebuilt, its weights loaded), then, when
@@ -57,6 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fuzz_mf_open_fixed(copy, size, &mf, &err) != LOOM_OK) {
         free(copy);
         return 0;
+    }
+    /* seal the prep blob's nested checksums too, then the file's again */
+    const struct loom_mf_tensor *pt = loom_model_file_find(mf, "prep");
+    if (pt && pt->bytes >= 20) {
+        size_t off = (size_t)((const char *)pt->data - copy), n = pt->bytes;
+        loom_model_file_close(&mf);
+        fuzz_blob_fix((uint8_t *)copy + off, n);
+        if (fuzz_mf_open_fixed(copy, size, &mf, &err) != LOOM_OK) {
+            free(copy);
+            return 0;
+        }
     }
     struct loom_model *m = NULL;
     enum loom_status st = loom_model_from_file(mf, "fuzz.loom", NULL, &m, &err);

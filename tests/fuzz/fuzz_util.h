@@ -2,7 +2,7 @@
  * fuzz_util.h — what the libFuzzer harnesses share: a hard check that
  * aborts (a broken invariant is a finding, like a crash), a file in memory
  * for the readers that only take a path (memfd, named /proc/self/fd/N), and
- * the model file's checksum fix-up.
+ * the checksum fix-ups of the model file and of the prep's blobs.
  *
  * The fix-up: a mutated model file almost always fails its CRC-32, which
  * would hide everything behind the check from the fuzzer. The reader's
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/model_file.h"
 
@@ -67,6 +68,31 @@ static inline enum loom_status fuzz_mf_open_fixed(char *buf, size_t n, struct lo
     if (memcmp(at, want, 8) != 0) return st;
     memcpy(at, have, 8);
     return loom_model_file_open_memory(buf, n, NULL, out, err);
+}
+
+/* The same idea for loaders/blob.h's blobs (the saved prep and the
+ * encoders' state nested in it: tag, u32 version, u64 payload length,
+ * payload, CRC-32): from the last tag found to the first, so that inner
+ * blobs are sealed before the ones around them, set the payload length from
+ * the enclosing length (the whole buffer at offset 0, else the u32 string
+ * length just before the tag) and write the CRC. */
+static inline void fuzz_blob_fix(uint8_t *b, size_t n)
+{
+    static const char tags[][5] = {"PREP", "LCAT", "LNUM", "LSET", "LVEC", "LVOC"};
+    for (size_t i = n >= 20 ? n - 20 : 0; n >= 20; i--) {
+        bool tag = false;
+        for (size_t k = 0; k < sizeof tags / sizeof tags[0]; k++) tag |= !memcmp(b + i, tags[k], 4);
+        size_t len = 0;
+        if (tag && i == 0) len = n;
+        if (tag && i >= 4) len = b[i - 4] | b[i - 3] << 8 | b[i - 2] << 16 | (size_t)b[i - 1] << 24;
+        if (tag && len >= 20 && len <= n - i) {
+            uint64_t payload = len - 20;
+            for (int k = 0; k < 8; k++) b[i + 8 + k] = (uint8_t)(payload >> (8 * k));
+            uint32_t crc = (uint32_t)crc32(0L, b + i, (unsigned)(len - 4));
+            for (int k = 0; k < 4; k++) b[i + len - 4 + k] = (uint8_t)(crc >> (8 * k));
+        }
+        if (i == 0) break;
+    }
 }
 
 #endif
