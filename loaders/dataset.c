@@ -20,6 +20,7 @@
 #include "dataset_internal.h"
 #include "image.h"
 #include "rows.h"
+#include "text.h"
 
 #define CHUNK_ROWS     128  /* rows read before their photos are decoded */
 #define CHUNK_JOBS     512  /* ... or photos */
@@ -630,6 +631,12 @@ static bool from_map(struct loom_dataset *d, const struct loom_cache_map *m,
             (uint64_t)d->idoff[d->n] != pool->bytes)
             return false;
         d->idpool = pool->data;
+        /* as a CSV pass leaves them: each id valid UTF-8 without NUL */
+        for (int64_t i = 0; i < d->n; i++) {
+            const char *id = d->idpool + d->idoff[i];
+            size_t len = (size_t)(d->idoff[i + 1] - d->idoff[i]);
+            if (memchr(id, 0, len) || loom_utf8_check(id, len) != len) return false;
+        }
         expect += 2;
     }
     for (int c = 0; c < d->ncols; c++) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "loaders/dataset.h"
 #include "loaders/prep_internal.h"
@@ -638,6 +639,59 @@ LOOM_TEST(dataset_cache_reuse_invalidate_damage)
     assert_int_not_equal(access(path, F_OK), 0); /* the stale one is gone */
     loom_dataset_close(&d2);
     loom_dataset_close(&d1);
+    loom_prep_free(&p);
+    cleanup(&f);
+}
+
+/* Found by tests/fuzz/fuzz_cache: a cache whose checksums are right but
+ * whose id texts hold a NUL byte (or invalid UTF-8), which no CSV pass can
+ * produce, was trusted. Now it is refused and the split rebuilt. */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+LOOM_TEST(dataset_cache_refuses_bad_id_text)
+{
+    struct fx f;
+    make_files(&f);
+    load_schema(&f, NULL, "skip");
+    struct loom_prep *p = fit(&f, NULL);
+    struct loom_data_report r;
+    struct loom_dataset *d = open_split(&f, p, LOOM_SPLIT_TRAIN, true, &r);
+    char path[512];
+    snprintf(path, sizeof path, "%s", loom_dataset_cache_path(d));
+    loom_dataset_close(&d);
+    size_t n;
+    uint8_t *orig = fx_read(path, &n);
+    assert_non_null(orig);
+    /* the id pool: section kind 3 of the table after the 64-byte header */
+    uint32_t nsec = orig[12] | orig[13] << 8 | orig[14] << 16 | (uint32_t)orig[15] << 24;
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < nsec; i++) {
+        const uint8_t *e = orig + 64 + 32 * (size_t)i;
+        if (e[0] != 3) continue;
+        for (int k = 7; k >= 0; k--) off = off << 8 | e[8 + k];
+    }
+    assert_true(off > 0 && off < n);
+    static const uint8_t bad_bytes[2] = {0x00, 0xff}; /* NUL; not UTF-8 */
+    for (int i = 0; i < 2; i++) {
+        uint8_t *bad = malloc(n);
+        memcpy(bad, orig, n);
+        bad[off] = bad_bytes[i]; /* the first byte of the first id, "r1" */
+        put_le32(bad + 40, (uint32_t)crc32_z(0L, bad + 64, n - 64));
+        put_le32(bad + 48, (uint32_t)crc32(0L, bad, 48));
+        write_file("/", path + 1, bad, n);
+        free(bad);
+        d = open_split(&f, p, LOOM_SPLIT_TRAIN, true, &r);
+        assert_false(r.from_cache);
+        size_t len = 0;
+        const char *id = loom_dataset_row_id(d, 0, &len);
+        assert_int_equal(len, 2);
+        assert_memory_equal(id, "r1", 2);
+        loom_dataset_close(&d);
+    }
+    free(orig);
     loom_prep_free(&p);
     cleanup(&f);
 }
