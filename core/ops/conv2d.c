@@ -21,18 +21,6 @@ struct conv_shape {
     bool bias;
 };
 
-/* The images of a batch go through in chunks of a power of two, at most
- * CONV_CHUNK: the number of photos in a batch changes from step to step, and
- * primitives are made per shape, so this bounds them to a few per layer. */
-#define CONV_CHUNK 64
-
-static int64_t conv_chunk(int64_t n)
-{
-    int64_t k = 1;
-    while (2 * k <= n && 2 * k <= CONV_CHUNK) k *= 2;
-    return k;
-}
-
 /* The primitives of one shape, in the formats oneDNN prefers (format "any"),
  * with reorders from and to the plain formats of loom's tensors. fwd is
  * forward_training when the backward ones are wanted (they take it as their
@@ -178,45 +166,25 @@ static void *conv_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void 
     return p && loom_cnn_reorder_run(c, r, src, p) ? p : NULL;
 }
 
-/* Weights reordered once per call: the chunks of one call mostly share the
- * format, and then the copy made for the first chunk serves them all. */
-struct conv_wcopy {
-    struct conv_buf buf;
-    const dnnl_memory_desc_t *md; /* of the copy in buf; NULL: none yet */
-};
-
-static void *conv_weights(struct loom_ctx *c, struct loom_cnn_reorder *r,
-                          const struct loom_cnn_prim *p, int id, const float *w,
-                          struct conv_wcopy *wc)
-{
-    if (!r->prim) return (void *)w;
-    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_exec_arg_md, id);
-    if (wc->md && dnnl_memory_desc_equal(wc->md, md)) return wc->buf.p;
-    void *q = conv_in(c, r, w, &wc->buf);
-    wc->md = q ? md : NULL;
-    return q;
-}
-
-/* y = conv(x, w) + b. training: also ready the primitives for backward. */
+/* y = conv(x, w) + b. training: also ready the primitives for backward, and
+ * set *xb to x in the format of the forward primitive (an arena copy; NULL
+ * when it reads x as it is), for backward weights to reuse. */
 static bool conv2d_fwd(struct loom_ctx *c, float *y, const float *x, const float *w, const float *b,
-                       const struct conv_shape *s, bool training)
+                       const struct conv_shape *s, bool training, void **xb)
 {
-    int64_t xs = s->C * s->H * s->W, ys = s->O * s->Ho * s->Wo;
-    struct conv_buf bx = {0}, by = {0};
-    struct conv_wcopy wc = {0};
-    for (int64_t n0 = 0, k; n0 < s->N; n0 += k) {
-        struct conv_shape cs = *s;
-        cs.N = k = conv_chunk(s->N - n0);
-        struct conv_prims *e = conv_get(c, &cs, training);
-        if (!e) return false;
-        void *xi = conv_in(c, &e->f_x, x + n0 * xs, &bx);
-        void *wi = conv_weights(c, &e->f_w, &e->fwd, DNNL_ARG_WEIGHTS, w, &wc);
-        void *yo = e->f_y.prim ? conv_buf(c, &by, e->f_y.bytes) : y + n0 * ys;
-        if (!xi || !wi || !yo ||
-            !loom_cnn_prim_run(c, &e->fwd, (void *[]){xi, wi, (void *)b, yo}, "conv2d forward") ||
-            (e->f_y.prim && !loom_cnn_reorder_run(c, &e->f_y, yo, y + n0 * ys)))
-            return false;
-    }
+    if (xb) *xb = NULL;
+    if (s->N == 0) return true;
+    struct conv_buf bx = {0}, bw = {0}, by = {0};
+    struct conv_prims *e = conv_get(c, s, training);
+    if (!e) return false;
+    void *xi = conv_in(c, &e->f_x, x, &bx);
+    void *wi = conv_in(c, &e->f_w, w, &bw);
+    void *yo = e->f_y.prim ? conv_buf(c, &by, e->f_y.bytes) : y;
+    if (!xi || !wi || !yo ||
+        !loom_cnn_prim_run(c, &e->fwd, (void *[]){xi, wi, (void *)b, yo}, "conv2d forward") ||
+        (e->f_y.prim && !loom_cnn_reorder_run(c, &e->f_y, yo, y)))
+        return false;
+    if (xb && e->f_x.prim) *xb = xi;
     return true;
 }
 
@@ -231,59 +199,55 @@ static void *conv_out(struct loom_ctx *c, const struct loom_cnn_reorder *r, floa
 }
 
 /* Adds into whichever of dx, dw, db is not NULL; *_zero says that buffer
- * holds zeros, so the primitive may write it directly. */
+ * holds zeros, so the primitive may write it directly. xb: x in the forward
+ * primitive's format, or NULL. */
 static bool conv2d_bwd(struct loom_ctx *c, float *dx, bool dx_zero, float *dw, bool dw_zero,
-                       float *db, bool db_zero, const float *dy, const float *x, const float *w,
+                       float *db, const float *dy, const float *x, const void *xb, const float *w,
                        const struct conv_shape *s)
 {
-    (void)db_zero; /* the bias gradient is O floats: always added */
-    int64_t xs = s->C * s->H * s->W, ys = s->O * s->Ho * s->Wo;
-    struct conv_buf bdy = {0}, bdyw = {0}, bx = {0}, bdx = {0}, bdw = {0}, bdb = {0};
-    struct conv_wcopy wc = {0};
-    for (int64_t n0 = 0, k; n0 < s->N && (dx || dw || db); n0 += k) {
-        struct conv_shape cs = *s;
-        cs.N = k = conv_chunk(s->N - n0);
-        struct conv_prims *e = conv_get(c, &cs, true);
-        if (!e) return false;
-        void *dyd = NULL; /* dy as backward data read it */
-        bool direct = false;
-        if (dx) {
-            float *dst = dx + n0 * xs;
-            void *wi, *o;
-            if (!conv_bwd_data_init(c, e, &cs) ||
-                !(dyd = conv_in(c, &e->d_dy, dy + n0 * ys, &bdy)) ||
-                !(wi = conv_weights(c, &e->d_w, &e->bwd_data, DNNL_ARG_WEIGHTS, w, &wc)) ||
-                !(o = conv_out(c, &e->d_dx, dst, dx_zero, &bdx, &direct)) ||
-                !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dyd, wi, o},
-                                   "conv2d backward data") ||
-                (!direct && !loom_cnn_reorder_run(c, &e->d_dx, o, dst)))
-                return false;
-        }
-        if (!dw && !db) continue;
-        if (!conv_bwd_weights_init(c, e, &cs)) return false;
-        /* Backward data and weights mostly want dy in the same format. */
-        const dnnl_memory_desc_t *md_d =
-            dx ? dnnl_primitive_desc_query_md(e->bwd_data.pd, dnnl_query_exec_arg_md,
-                                              DNNL_ARG_DIFF_DST)
-               : NULL;
-        const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(
-            e->bwd_weights.pd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_DST);
-        void *dyw = md_d && dnnl_memory_desc_equal(md_d, md_w)
-                        ? dyd
-                        : conv_in(c, &e->w_dy, dy + n0 * ys, &bdyw);
-        void *xi = conv_in(c, &e->w_x, x + n0 * xs, &bx);
-        void *ow = dw ? conv_out(c, &e->w_dw, dw, dw_zero, &bdw, &direct)
-                      : conv_buf(c, &bdw, e->w_dw.bytes);
-        float *ob = s->bias ? conv_buf(c, &bdb, (size_t)s->O * sizeof(float)) : NULL;
-        if (!dyw || !xi || !ow || (s->bias && !ob) ||
-            !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){xi, dyw, ow, ob},
-                               "conv2d backward weights") ||
-            (dw && !direct && !loom_cnn_reorder_run(c, &e->w_dw, ow, dw)))
+    if (s->N == 0 || (!dx && !dw && !db)) return true;
+    struct conv_buf bdy = {0}, bdyw = {0}, bx = {0}, bw = {0}, bdx = {0}, bdw = {0}, bdb = {0};
+    struct conv_prims *e = conv_get(c, s, true);
+    if (!e) return false;
+    void *dyd = NULL; /* dy as backward data read it */
+    bool direct = false;
+    if (dx) {
+        void *wi, *o;
+        if (!conv_bwd_data_init(c, e, s) || !(dyd = conv_in(c, &e->d_dy, dy, &bdy)) ||
+            !(wi = conv_in(c, &e->d_w, w, &bw)) ||
+            !(o = conv_out(c, &e->d_dx, dx, dx_zero, &bdx, &direct)) ||
+            !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dyd, wi, o}, "conv2d backward data") ||
+            (!direct && !loom_cnn_reorder_run(c, &e->d_dx, o, dx)))
             return false;
-        dw_zero = false;
-        if (db)
-            for (int64_t o = 0; o < s->O; o++) db[o] += ob[o];
     }
+    if (!dw && !db) return true;
+    if (!conv_bwd_weights_init(c, e, s)) return false;
+    /* Backward data and weights mostly want dy in the same format, and
+     * backward weights x in the forward's. */
+    const dnnl_memory_desc_t *md_w =
+        dnnl_primitive_desc_query_md(e->bwd_weights.pd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_DST);
+    void *dyw = dyd && dnnl_memory_desc_equal(
+                           md_w, dnnl_primitive_desc_query_md(
+                                     e->bwd_data.pd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_DST))
+                    ? dyd
+                    : conv_in(c, &e->w_dy, dy, &bdyw);
+    const dnnl_memory_desc_t *mx_w =
+        dnnl_primitive_desc_query_md(e->bwd_weights.pd, dnnl_query_exec_arg_md, DNNL_ARG_SRC);
+    void *xi =
+        xb && dnnl_memory_desc_equal(mx_w, dnnl_primitive_desc_query_md(
+                                               e->fwd.pd, dnnl_query_exec_arg_md, DNNL_ARG_SRC))
+            ? (void *)xb
+            : conv_in(c, &e->w_x, x, &bx);
+    void *ow =
+        dw ? conv_out(c, &e->w_dw, dw, dw_zero, &bdw, &direct) : conv_buf(c, &bdw, e->w_dw.bytes);
+    float *ob = s->bias ? conv_buf(c, &bdb, (size_t)s->O * sizeof(float)) : NULL;
+    if (!dyw || !xi || !ow || (s->bias && !ob) ||
+        !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){xi, dyw, ow, ob},
+                           "conv2d backward weights") ||
+        (dw && !direct && !loom_cnn_reorder_run(c, &e->w_dw, ow, dw)))
+        return false;
+    if (db)
+        for (int64_t o = 0; o < s->O; o++) db[o] += ob[o];
     return true;
 }
 
@@ -335,6 +299,7 @@ static void conv2d_bwd_ref(float *dx, float *dw, float *db, const float *dy, con
 
 struct conv_saved {
     struct loom_tensor *x, *w, *b, *y;
+    void *xb; /* x in the forward primitive's format (arena), or NULL */
     struct conv_shape s;
 };
 
@@ -347,7 +312,8 @@ static void conv2d_backward(struct loom_ctx *c, void *p)
     float *dw = loom_cnn_grad(c, sv->w, &zw);
     float *db = loom_cnn_grad(c, sv->b, &zb);
     if (c->status) return;
-    conv2d_bwd(c, dx, zx, dw, zw, db, zb, sv->y->grad, sv->x->data, sv->w->data, &sv->s);
+    (void)zb; /* the bias gradient (O floats) is always added */
+    conv2d_bwd(c, dx, zx, dw, zw, db, sv->y->grad, sv->x->data, sv->xb, sv->w->data, &sv->s);
 }
 
 struct loom_tensor *loom_conv2d(struct loom_ctx *c, struct loom_tensor *x, struct loom_tensor *w,
@@ -380,11 +346,12 @@ struct loom_tensor *loom_conv2d(struct loom_ctx *c, struct loom_tensor *x, struc
     if (!y) return NULL;
     struct loom_tensor *in[3] = {x, w, b};
     bool grad = loom_needs_grad_any(c, 3, in);
-    if (!conv2d_fwd(c, y->data, x->data, w->data, b ? b->data : NULL, &s, grad)) return NULL;
+    void *xb;
+    if (!conv2d_fwd(c, y->data, x->data, w->data, b ? b->data : NULL, &s, grad, &xb)) return NULL;
     if (grad) {
         struct conv_saved *sv = loom_tape_record(c, conv2d_backward, sizeof *sv, y);
         if (!sv) return NULL;
-        *sv = (struct conv_saved){x, w, b, y, s};
+        *sv = (struct conv_saved){x, w, b, y, xb, s};
     }
     return y;
 }
@@ -441,8 +408,10 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
         loom_check_copy(&dx0, &dx), loom_check_copy(&dw0, &dw), loom_check_copy(&db0, &db);
         float *bp = s.bias ? b.p : NULL;
         enum loom_status st = LOOM_OK;
-        if (!conv2d_fwd(c, y.p, x.p, w.p, bp, &s, true) ||
-            !conv2d_bwd(c, dx.p, !acc, dw.p, !acc, s.bias ? db.p : NULL, !acc, dy.p, x.p, w.p, &s))
+        void *xb;
+        if (!conv2d_fwd(c, y.p, x.p, w.p, bp, &s, true, &xb) ||
+            !conv2d_bwd(c, dx.p, !acc, dw.p, !acc, s.bias ? db.p : NULL, dy.p, x.p,
+                        t % 4 == 3 ? NULL : xb, w.p, &s))
             st = loom_error_set(err, c->status, "conv2d: %s", c->err.message);
         conv2d_fwd_ref(y0.p, x.p, w.p, bp, &s);
         conv2d_bwd_ref(dx0.p, dw0.p, s.bias ? db0.p : NULL, dy.p, x.p, w.p, &s);
