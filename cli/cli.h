@@ -17,6 +17,7 @@ enum { LOOM_EXIT_OK = 0, LOOM_EXIT_FAIL = 1, LOOM_EXIT_USAGE = 2 };
 /* The subcommands (one file each). */
 int loom_cmd_check(int argc, char **argv);
 int loom_cmd_inspect(int argc, char **argv);
+int loom_cmd_serve(int argc, char **argv);
 
 /* Print "loom <cmd>: <status text>: <message>" (with file:line:column when
  * known) to stderr. */

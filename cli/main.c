@@ -12,6 +12,7 @@ struct command {
 static const struct command commands[] = {
     {"check", loom_cmd_check, "check a schema and the first rows of its data"},
     {"inspect", loom_cmd_inspect, "list a model file's tensors and metadata"},
+    {"serve", loom_cmd_serve, "answer predictions and embeddings over HTTP"},
 };
 
 static void usage(FILE *f)
