@@ -463,13 +463,24 @@ static void many_rows(struct fx *f, int n)
     free(csv);
 }
 
+/* The number k of row i's id "k<k>" (ids are not NUL-terminated: they sit
+ * end to end in one pool). */
+static int id_number(const struct loom_dataset *d, int64_t i)
+{
+    size_t len;
+    const char *id = loom_dataset_row_id(d, i, &len);
+    char buf[32];
+    assert_true(len > 1 && len < sizeof buf);
+    memcpy(buf, id, len);
+    buf[len] = 0;
+    return atoi(buf + 1);
+}
+
 static int64_t ids_to_set(const struct loom_dataset *d, uint8_t *seen, int n)
 {
     int64_t rows = loom_dataset_rows(d);
     for (int64_t i = 0; i < rows; i++) {
-        size_t len;
-        const char *id = loom_dataset_row_id(d, i, &len);
-        int k = atoi(id + 1);
+        int k = id_number(d, i);
         assert_true(k >= 0 && k < n);
         seen[k]++;
     }
@@ -495,9 +506,7 @@ LOOM_TEST(dataset_split_deterministic)
     for (int i = 0; i < n; i++) assert_int_equal(seen[i], 1);
     /* Row k is held out exactly when the split function says so. */
     for (int64_t i = 0; i < nva; i++) {
-        size_t len;
-        int k = atoi(loom_dataset_row_id(va, i, &len) + 1);
-        assert_true(loom_split_held_out(&f.s, k));
+        assert_true(loom_split_held_out(&f.s, id_number(va, i)));
     }
     /* Another seed, another split. */
     int differ = 0;
@@ -688,6 +697,73 @@ found:
     loom_batcher_free(&b1);
     loom_batcher_free(&b2);
     loom_batcher_free(&b3);
+    loom_dataset_close(&d);
+    loom_prep_free(&p);
+    cleanup(&f);
+}
+
+/* Any CSV through a fitted prep (prediction): output columns may be absent
+ * with targets_optional (read as missing), every row is read whatever the
+ * split, and without the option a missing output column is an error naming
+ * it. */
+LOOM_TEST(dataset_open_file_targets_optional)
+{
+    struct fx f;
+    make_files(&f);
+    load_schema(&f, "  split: {valid: 0.5, seed: 3}\n  max_bad_images: 0.9\n", "skip");
+    struct loom_prep *p = fit(&f, NULL);
+    const char *csv = "num,id,cat,flag,when,title,photos,tags\n" /* no price, no emb */
+                      "3.0,p1,blue,yes,2024-01-02,hello,b.png,x\n"
+                      "oops,p2,red,no,,,,\n"
+                      "4.0,p3,red,no,,,a.jpg;bad.jpg,\n"
+                      "5.0,p4,pink,no,,world,,y\n";
+    write_file(f.dir, "predict.csv", csv, strlen(csv));
+    char path[256];
+    snprintf(path, sizeof path, "%s/predict.csv", f.dir);
+    struct loom_dataset_opts o;
+    loom_dataset_opts_default(&o);
+    struct loom_dataset *d = NULL;
+    struct loom_data_report rep;
+    struct loom_error e = {0};
+    assert_int_equal(loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e), LOOM_ERR_SCHEMA);
+    assert_non_null(strstr(e.message, "column 'emb'")); /* the first missing */
+    assert_null(d);
+
+    o.targets_optional = true;
+    o.use_cache = true; /* ignored: a file is never cached */
+    enum loom_status st = loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e);
+    if (st) fprintf(stderr, "%s\n", e.message);
+    assert_int_equal(st, LOOM_OK);
+    assert_null(loom_dataset_cache_path(d));
+    assert_int_equal(rep.rows_read, 4);
+    assert_int_equal(rep.rows_ok, 3);
+    assert_int_equal(rep.rows_bad, 1);
+    assert_true(report_has(&rep, "line 3") && report_has(&rep, "oops"));
+    assert_int_equal(rep.images_bad, 1);
+    assert_int_equal(loom_dataset_rows(d), 3);
+    size_t len;
+    assert_memory_equal(loom_dataset_row_id(d, 2, &len), "p4", 2);
+    assert_int_equal(loom_dataset_row_line(d, 2), 5);
+    struct loom_batcher *b = whole(d);
+    const struct loom_batch *bt;
+    assert_int_equal(loom_batcher_next(b, &bt, NULL), LOOM_OK);
+    assert_int_equal(bt->n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_near(bt->cols[C_PRICE].present[i], 0, 0); /* absent: missing */
+        assert_near(bt->cols[C_EMB].present[i], 0, 0);
+    }
+    assert_int_equal(bt->cols[C_CAT].ids[2], LOOM_CATEGORY_UNKNOWN); /* pink */
+    const int64_t want_off[4] = {0, 1, 2, 2};
+    assert_memory_equal(bt->cols[C_PHOTOS].offsets, want_off, sizeof want_off);
+    loom_batcher_free(&b);
+    loom_dataset_close(&d);
+
+    /* the training file through it: every row, the split ignored */
+    o.targets_optional = false;
+    snprintf(path, sizeof path, "%s/train.csv", f.dir);
+    assert_int_equal(loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e), LOOM_OK);
+    assert_int_equal(rep.rows_read, 7);
+    assert_int_equal(loom_dataset_rows(d), 6);
     loom_dataset_close(&d);
     loom_prep_free(&p);
     cleanup(&f);
