@@ -366,18 +366,18 @@ static void check_headers(struct MHD_Connection *c, struct request *r, const cha
                        length, (unsigned long long)d->o.lim.max_body);
 }
 
-/* The headers are in. A failure is answered at once when a body is on its
- * way (the answer then closes the connection: the body is never read),
- * else with the last call like any answer, keeping the connection alive. */
+/* The headers are in. A failure is answered with the last call like any
+ * answer (a body is read and discarded: the connection stays open, and the
+ * client is not reset while still sending), except a declared body over
+ * the limit: answered at once, the body never read, the connection closed. */
 static enum MHD_Result first_call(struct MHD_Connection *c, struct request *r, const char *url,
                                   const char *method)
 {
     snprintf(r->method, sizeof r->method, "%s", method);
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    bool body = (cl && strcmp(cl, "0") != 0) ||
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    bool body = cl && strcmp(cl, "0") != 0;
     check_headers(c, r, url, method, cl ? strtoull(cl, NULL, 10) : 0);
-    if (r->fail.status && body) return send_fail(c, r, allow_of(r));
+    if (r->fail.status == 413 && body) return send_fail(c, r, NULL);
     return MHD_YES;
 }
 

@@ -524,8 +524,8 @@ int serve_parse_rows(const struct serve_model *sm, const struct serve_limits *li
         if (strcmp(key, "rows") != 0) {
             char shown[100];
             show_key(shown, sizeof shown, key);
-            st = serve_fail_set(f, 400, shown, "unknown key '%s': the body is {\"rows\": [...]}",
-                                shown);
+            st = serve_fail_set(f, 400, shown[0] ? shown : "\"\"",
+                                "unknown key '%s': the body is {\"rows\": [...]}", shown);
             goto fail;
         }
     }
@@ -698,7 +698,7 @@ json_t *serve_schema_json(const struct serve_model *sm, const struct serve_limit
         if (in->type == LOOM_TYPE_IMAGES)
             json_object_set_new(o, "max_photos", json_integer(in->max_photos));
         if (in->type == LOOM_TYPE_VECTOR) json_object_set_new(o, "dim", json_integer(in->width));
-        if (in->separator && in->type != LOOM_TYPE_IMAGES)
+        if (in->separator) /* of the training CSV's field (a string set or vector uses it) */
             json_object_set_new(o, "separator", json_stringn(&in->separator, 1));
     }
     for (int j = 0; j < sm->noutputs; j++) {

@@ -96,6 +96,7 @@ LOOM_TEST(serve_parse_base64_variants)
     char *b = sv_base64_file(path);
     size_t n = strlen(b), w = 9;
     char *body = malloc(n + 256), *u = strdup(b);
+    if (!body || !u) abort();
     double ref = 0, got = 0;
     sprintf(body, "{\"rows\": [{\"title\": \"x\", \"photos\": [\"%s\"]}]}", b);
     assert_int_equal(px_parse(&p, body, &ref, &w), 0);
