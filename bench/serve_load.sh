@@ -151,7 +151,7 @@ run() { # name seconds bad_every
         > "$work/wrk-$1.txt" 2>&1 || true
     grep '^LOOM' "$work/wrk-$1.txt" || { cat "$work/wrk-$1.txt"; exit 1; }
 }
-field() { sed -n "s/.* $2 \([0-9.]*\).*/\1/p" "$work/wrk-$1.txt"; }
+field() { grep '^LOOM' "$work/wrk-$1.txt" | sed -n "s/.* $2 \([0-9.]*\).*/\1/p"; }
 
 run warmup 10 0 >/dev/null
 rss0=$(rss)
@@ -165,7 +165,7 @@ for mode in valid mixed; do
     e4=$(field $mode 4xx) e5=$(field $mode 5xx) other=$(field $mode other)
     sock=$(field $mode socket_errors) rps=$(field $mode rps)
     rows=$(awk -v r="$rps" -v p="$per" -v b="$sent_bad" -v n="$req" \
-        'BEGIN { printf "%.0f", r * p * (n - b) / (n > 0 ? n : 1) }')
+        'BEGIN { if (n < 1) n = 1; printf "%.0f", r * p * (n - b) / n }')
     echo "serve_load: $mode: $req requests in ${seconds}s, $rps req/s, $rows rows/s," \
          "p50 $(field $mode p50_ms) ms, p99 $(field $mode p99_ms) ms, socket errors $sock;" \
          "2xx $ok, 4xx $e4 (malformed sent $sent_bad), 5xx $e5, other $other;" \
