@@ -25,6 +25,7 @@ int loom_cmd_eval(int argc, char **argv);
 int loom_cmd_predict(int argc, char **argv);
 int loom_cmd_embed(int argc, char **argv);
 int loom_cmd_lr_find(int argc, char **argv);
+int loom_cmd_serve(int argc, char **argv);
 
 /* Print "loom <cmd>: <status text>: <message>" (with file:line:column when
  * known) to stderr. */

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"embed", loom_cmd_embed, "the fused embedding of each row, as .npy"},
     {"lr-find", loom_cmd_lr_find, "sweep the learning rate and suggest one"},
     {"inspect", loom_cmd_inspect, "list a model file's tensors and metadata"},
+    {"serve", loom_cmd_serve, "answer predictions and embeddings over HTTP"},
 };
 
 static void usage(FILE *f)
