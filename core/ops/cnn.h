@@ -1,6 +1,6 @@
 /*
- * cnn.h — what the oneDNN-backed CNN ops (conv2d.c, batch_norm.c, pool.c)
- * share: the memory format of tensors at their boundary, chosen here and only
+ * cnn.h — what the oneDNN-backed CNN ops (conv2d.c; batch_norm.c and pool.c
+ * are plain loops now) share: the memory format of tensors at their boundary, chosen here and only
  * here, and a primitive wrapper that is created once per shape (kept in the
  * context's cache, onednn.h) and run on caller buffers with the scratchpad
  * in user mode (loom_dnnl_scratch).
