@@ -1,9 +1,9 @@
 /*
- * cnn.h — what the oneDNN-backed CNN ops (conv2d.c, batch_norm.c, pool.c)
- * share: the memory format of tensors at their boundary, chosen here and only
- * here, and a primitive wrapper that is created once per shape (kept in the
- * context's cache, onednn.h) and run on caller buffers with the scratchpad
- * in user mode (loom_dnnl_scratch).
+ * cnn.h — what the oneDNN-backed CNN ops (conv2d.c; batch_norm.c and pool.c
+ * are plain loops now) share: the memory format of tensors at their
+ * boundary, chosen here and only here, and a primitive wrapper that is
+ * created once per shape (kept in the context's cache, onednn.h) and run on
+ * caller buffers with the scratchpad in user mode (loom_dnnl_scratch).
  *
  * Not a public API: private to core/ops. Not thread-safe (neither is a
  * context): a cached primitive's memory objects get new data handles on
