@@ -11,7 +11,13 @@ struct command {
 
 static const struct command commands[] = {
     {"check", loom_cmd_check, "check a schema and the first rows of its data"},
+    {"train", loom_cmd_train, "train the model a schema describes"},
+    {"eval", loom_cmd_eval, "a model's metrics on labelled rows"},
+    {"predict", loom_cmd_predict, "predictions for the rows of a CSV, as CSV"},
+    {"embed", loom_cmd_embed, "the fused embedding of each row, as .npy"},
+    {"lr-find", loom_cmd_lr_find, "sweep the learning rate and suggest one"},
     {"inspect", loom_cmd_inspect, "list a model file's tensors and metadata"},
+    {"serve", loom_cmd_serve, "answer predictions and embeddings over HTTP"},
 };
 
 static void usage(FILE *f)

@@ -7,6 +7,7 @@ struct cache_entry {
     struct loom_dnnl_key key;
     void *value;
     void (*free_fn)(void *);
+    uint64_t used; /* the clock at its last get or put */
 };
 
 struct loom_dnnl {
@@ -14,6 +15,7 @@ struct loom_dnnl {
     dnnl_stream_t stream;
     struct cache_entry *entries;
     int n, cap;
+    uint64_t clock;
     void *scratch;
     size_t scratch_bytes;
 };
@@ -67,9 +69,12 @@ void *loom_dnnl_cache_get(struct loom_ctx *c, const struct loom_dnnl_key *key)
 {
     struct loom_dnnl *d = c->dnnl;
     if (!d) return NULL;
-    /* A handful of shapes per model: a linear scan beats hashing here. */
+    /* At most LOOM_DNNL_CACHE_MAX shapes: a linear scan beats hashing here. */
     for (int i = d->n - 1; i >= 0; i--)
-        if (memcmp(&d->entries[i].key, key, sizeof *key) == 0) return d->entries[i].value;
+        if (memcmp(&d->entries[i].key, key, sizeof *key) == 0) {
+            d->entries[i].used = ++d->clock;
+            return d->entries[i].value;
+        }
     return NULL;
 }
 
@@ -77,6 +82,15 @@ bool loom_dnnl_cache_put(struct loom_ctx *c, const struct loom_dnnl_key *key, vo
                          void (*free_fn)(void *value))
 {
     struct loom_dnnl *d = get(c);
+    if (d && d->n == LOOM_DNNL_CACHE_MAX) {
+        /* Full: the least recently used entry goes (a server that sees many
+         * batch sizes must not grow without bound). */
+        int old = 0;
+        for (int i = 1; i < d->n; i++)
+            if (d->entries[i].used < d->entries[old].used) old = i;
+        d->entries[old].free_fn(d->entries[old].value);
+        d->entries[old] = d->entries[--d->n];
+    }
     if (d && d->n == d->cap) {
         int cap = d->cap ? 2 * d->cap : 32;
         struct cache_entry *e = realloc(d->entries, (size_t)cap * sizeof *e);
@@ -90,7 +104,7 @@ bool loom_dnnl_cache_put(struct loom_ctx *c, const struct loom_dnnl_key *key, vo
         loom_fail(c, LOOM_ERR_NOMEM, "oneDNN primitive cache: out of memory");
         return false;
     }
-    d->entries[d->n++] = (struct cache_entry){*key, value, free_fn};
+    d->entries[d->n++] = (struct cache_entry){*key, value, free_fn, ++d->clock};
     return true;
 }
 

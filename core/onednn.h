@@ -26,6 +26,10 @@ struct loom_dnnl_key {
 dnnl_engine_t loom_dnnl_engine(struct loom_ctx *c);
 dnnl_stream_t loom_dnnl_stream(struct loom_ctx *c);
 
+/* Entries a context keeps at most; past it, putting one frees the least
+ * recently used (a value got from the cache is valid until the next put). */
+#define LOOM_DNNL_CACHE_MAX 64
+
 /* The value cached under key, or NULL. */
 void *loom_dnnl_cache_get(struct loom_ctx *c, const struct loom_dnnl_key *key);
 /* Cache value under key; it is freed by free_fn when the context ends. On out

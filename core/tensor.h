@@ -94,12 +94,13 @@ bool loom_tensor_same_shape(const struct loom_tensor *a, const struct loom_tenso
 /* "3x64x64" into buf, for messages. */
 const char *loom_shape_str(const struct loom_tensor *t, char *buf, size_t n);
 
-/* Rows and row width when the tensor is seen as a matrix (first dim x rest). */
-static inline int64_t loom_rows(const struct loom_tensor *t)
+/* Rows and row width when the tensor is seen as a matrix (first dim x rest).
+ * (Not loom_rows: that is the public row builder of include/loom.h.) */
+static inline int64_t loom_tensor_rows(const struct loom_tensor *t)
 {
     return t->ndim ? t->shape[0] : 1;
 }
-static inline int64_t loom_cols(const struct loom_tensor *t)
+static inline int64_t loom_tensor_cols(const struct loom_tensor *t)
 {
     return t->shape[0] ? t->size / t->shape[0] : 0;
 }

@@ -348,7 +348,7 @@ static struct loom_tensor *replace_rows(struct loom_ctx *c, struct loom_tensor *
 
 /* Modality dropout: each (row, branch) independently with probability p,
  * drawn from c->rng in row-major order (so the same for any thread count). */
-static bool modality_dropout(struct loom_ctx *c, struct loom_model *m, struct loom_forward *f)
+static bool modality_dropout(struct loom_ctx *c, const struct loom_model *m, struct loom_forward *f)
 {
     int64_t N = f->n;
     int B = m->nbranches;
@@ -383,7 +383,7 @@ static struct loom_tensor *head_forward(struct loom_ctx *c, const struct loom_he
     return y;
 }
 
-enum loom_status loom_model_forward(struct loom_ctx *c, struct loom_model *m,
+enum loom_status loom_model_forward(struct loom_ctx *c, const struct loom_model *m,
                                     const struct loom_batch *b, struct loom_forward *f)
 {
     memset(f, 0, sizeof *f);
@@ -394,11 +394,14 @@ enum loom_status loom_model_forward(struct loom_ctx *c, struct loom_model *m,
     f->n = b->n;
     f->branch = loom_arena_alloc(&c->arena, (size_t)m->nbranches * sizeof *f->branch);
     f->out = loom_arena_alloc(&c->arena, (size_t)m->nheads * sizeof *f->out);
-    if (!f->branch || !f->out) return fail(c, LOOM_ERR_NOMEM, "step arena: out of memory");
+    f->attention = loom_arena_calloc(&c->arena, (size_t)m->nbranches, sizeof *f->attention);
+    if (!f->branch || !f->out || !f->attention)
+        return fail(c, LOOM_ERR_NOMEM, "step arena: out of memory");
     for (int i = 0; i < m->nbranches; i++) {
-        struct loom_encoder *e = &m->enc[i];
-        struct loom_tensor *v =
-            m->opts.encoder_class ? e->cls->forward(c, e, b) : loom_encoder_forward(c, e, b);
+        const struct loom_encoder *e = &m->enc[i];
+        struct loom_tensor *v = m->opts.encoder_class
+                                    ? e->cls->forward(c, e, b, &f->attention[i])
+                                    : loom_encoder_forward(c, e, b, &f->attention[i]);
         if (!v)
             return c->status ? c->status
                              : fail(c, LOOM_ERR_INTERNAL, "branch '%s': encoder gave no tensor",

@@ -41,11 +41,12 @@
  * the model), set by loom_model_fit_class_weights. Rows whose target is
  * missing (present = 0, or category code 0/1) count in no loss.
  *
- * Thread safety: in evaluation mode (c->training false) the fusion part
- * writes nothing of the model, but an encoder keeps its last attention
- * weights in struct loom_encoder (modules/encoder.h), so concurrent forward
- * passes on one model need that moved into a per-session place first (the
- * C API's sessions). Training is single-threaded (one context).
+ * Thread safety: in evaluation mode (c->training false) a forward pass
+ * writes nothing of the model (the forward takes it const; what a pass
+ * produces, attention weights included, lives in its context's arena), so
+ * any number of threads may run forwards of one model at once, each with its
+ * own context (the C API's sessions). Training is single-threaded (one
+ * context): a training forward updates the batch-norm running statistics.
  */
 #ifndef LOOM_FUSION_MODEL_H
 #define LOOM_FUSION_MODEL_H
@@ -118,6 +119,9 @@ struct loom_forward {
     float *losses;                 /* (nheads), after loom_model_loss */
     uint8_t *dropped;              /* (N·nbranches), row-major: 1 where modality
                                       dropout replaced the branch (NULL if none) */
+    const float **attention;       /* (nbranches): a cnn branch with attention
+                                      pooling: each photo's weight in its bag
+                                      (loom_encoder_forward's layout); else NULL */
 };
 
 /* Build a model for schema s with the fitted prep p, every param initialised
@@ -133,7 +137,7 @@ void loom_model_free(struct loom_model **m);
 /* The forward pass of batch b (c->training selects dropout, batch-norm batch
  * statistics and modality dropout, drawn from c->rng). Fills *f; returns
  * c->status (the reason in c->err). */
-LOOM_WUR enum loom_status loom_model_forward(struct loom_ctx *c, struct loom_model *m,
+LOOM_WUR enum loom_status loom_model_forward(struct loom_ctx *c, const struct loom_model *m,
                                              const struct loom_batch *b, struct loom_forward *f);
 
 /* The losses of a forward pass against the batch's targets: f->losses per
@@ -171,6 +175,12 @@ LOOM_WUR enum loom_status loom_model_predict(const struct loom_model *m,
                                              const struct loom_forward *f, int j,
                                              struct loom_prediction *out, struct loom_error *err);
 void loom_prediction_done(struct loom_prediction *p);
+/* The same into caller memory (no allocation): value (f->n, k) with k as
+ * loom_prediction's, code (f->n) for category and binary heads and chosen
+ * (f->n, k) for set heads (NULL for the others; may be NULL when not
+ * wanted). Returns k, or -1 for a bad argument. */
+int loom_model_decode(const struct loom_model *m, const struct loom_forward *f, int j,
+                      double *value, int32_t *code, uint8_t *chosen);
 
 /* The name of value k of head j's prediction: category label k (code k+2),
  * set label k; NULL otherwise or out of range. *len gets its length. */
@@ -200,8 +210,10 @@ LOOM_WUR enum loom_status loom_model_save(const struct loom_model *m, const char
 /* Open a model file: validated byte by byte (model_file), then the schema is
  * reloaded from its text (no file checks), the prep loaded with its own
  * validation, the model rebuilt and its weights loaded (every name and
- * shape checked). opts as for loom_model_new (NULL: the registry). */
-LOOM_WUR enum loom_status loom_model_open(const char *path, const struct loom_model_opts *opts,
-                                          struct loom_model **out, struct loom_error *err);
+ * shape checked). opts as for loom_model_new (NULL: the registry's
+ * encoders, which is what the public loom_model_open of include/loom.h
+ * does). */
+LOOM_WUR enum loom_status loom_model_open_with(const char *path, const struct loom_model_opts *opts,
+                                               struct loom_model **out, struct loom_error *err);
 
 #endif

@@ -126,8 +126,8 @@ enum loom_status loom_model_from_file(const struct loom_model_file *mf, const ch
     return LOOM_OK;
 }
 
-enum loom_status loom_model_open(const char *path, const struct loom_model_opts *opts,
-                                 struct loom_model **out, struct loom_error *err)
+enum loom_status loom_model_open_with(const char *path, const struct loom_model_opts *opts,
+                                      struct loom_model **out, struct loom_error *err)
 {
     if (!path || !out)
         return loom_error_set(err, LOOM_ERR_INVALID, "loom_model_open: NULL argument");

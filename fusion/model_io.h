@@ -14,7 +14,7 @@
 LOOM_WUR enum loom_status loom_model_schema_text(const struct loom_model *m, char **text,
                                                  size_t *len, struct loom_error *err);
 
-/* loom_model_open's work on an open file; path names it in messages. */
+/* loom_model_open_with's work on an open file; path names it in messages. */
 LOOM_WUR enum loom_status loom_model_from_file(const struct loom_model_file *mf, const char *path,
                                                const struct loom_model_opts *opts,
                                                struct loom_model **out, struct loom_error *err);

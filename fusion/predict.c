@@ -34,13 +34,52 @@ static int32_t softmax_labels(const float *logit, int K, double *probs)
     return best;
 }
 
+int loom_model_decode(const struct loom_model *m, const struct loom_forward *f, int j,
+                      double *value, int32_t *code, uint8_t *chosen)
+{
+    if (!m || !f || !value || j < 0 || j >= m->nheads || !f->out || !f->out[j]) return -1;
+    const struct loom_head *h = &m->heads[j];
+    const float *y = f->out[j]->data;
+    int K = h->width, k = h->type == LOOM_COL_CATEGORY ? K - 2 : K;
+    for (int64_t i = 0; i < f->n; i++) {
+        const float *yi = y + i * K;
+        double *vi = value + i * k;
+        switch (h->type) {
+        case LOOM_COL_NUMBER: {
+            double v = yi[0];
+            if (h->has_range && h->range_mode == LOOM_RANGE_CLAMP) v = fmin(fmax(v, h->lo), h->hi);
+            vi[0] = loom_prep_decode_number(m->prep, h->column, v);
+            break;
+        }
+        case LOOM_COL_BINARY:
+            vi[0] = sigmoid(yi[0]);
+            if (code) code[i] = yi[0] > 0;
+            break;
+        case LOOM_COL_CATEGORY: {
+            int32_t best = softmax_labels(yi, K, vi);
+            if (code) code[i] = best;
+            break;
+        }
+        case LOOM_COL_SET:
+            for (int q = 0; q < K; q++) {
+                vi[q] = sigmoid(yi[q]);
+                if (chosen) chosen[i * K + q] = vi[q] > 0.5;
+            }
+            break;
+        default:
+            for (int q = 0; q < K; q++) vi[q] = yi[q];
+            break;
+        }
+    }
+    return k;
+}
+
 enum loom_status loom_model_predict(const struct loom_model *m, const struct loom_forward *f, int j,
                                     struct loom_prediction *out, struct loom_error *err)
 {
     if (!m || !f || !out || j < 0 || j >= m->nheads || !f->out || !f->out[j])
         return loom_error_set(err, LOOM_ERR_INVALID, "loom_model_predict: bad argument");
     const struct loom_head *h = &m->heads[j];
-    const float *y = f->out[j]->data;
     int64_t n = f->n;
     int K = h->width;
     struct loom_prediction p = {
@@ -57,34 +96,7 @@ enum loom_status loom_model_predict(const struct loom_model *m, const struct loo
         loom_prediction_done(&p);
         return loom_error_set(err, LOOM_ERR_NOMEM, "prediction: out of memory");
     }
-    for (int64_t i = 0; i < n; i++) {
-        const float *yi = y + i * K;
-        double *vi = p.value + i * p.k;
-        switch (h->type) {
-        case LOOM_COL_NUMBER: {
-            double v = yi[0];
-            if (h->has_range && h->range_mode == LOOM_RANGE_CLAMP) v = fmin(fmax(v, h->lo), h->hi);
-            vi[0] = loom_prep_decode_number(m->prep, h->column, v);
-            break;
-        }
-        case LOOM_COL_BINARY:
-            vi[0] = sigmoid(yi[0]);
-            p.code[i] = yi[0] > 0;
-            break;
-        case LOOM_COL_CATEGORY:
-            p.code[i] = softmax_labels(yi, K, vi);
-            break;
-        case LOOM_COL_SET:
-            for (int k = 0; k < K; k++) {
-                vi[k] = sigmoid(yi[k]);
-                p.chosen[i * K + k] = vi[k] > 0.5;
-            }
-            break;
-        default:
-            for (int k = 0; k < K; k++) vi[k] = yi[k];
-            break;
-        }
-    }
+    loom_model_decode(m, f, j, p.value, p.code, p.chosen);
     *out = p;
     return LOOM_OK;
 }

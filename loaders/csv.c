@@ -210,8 +210,9 @@ static bool end_field(struct loom_csv_reader *r)
     if (!r->bad && index == r->max_fields)
         record_fail(r, LOOM_ERR_LIMIT, r->rec_line, 0, "more than %zu fields", r->max_fields);
     if (!r->bad) {
+        /* data is still NULL when the very first field is empty */
         size_t len = r->len - r->field_off;
-        size_t at = loom_utf8_check(r->data + r->field_off, len);
+        size_t at = len ? loom_utf8_check(r->data + r->field_off, len) : 0;
         if (at < len)
             record_fail(r, LOOM_ERR_PARSE, r->field_line, r->field_col,
                         "field %zu (starting at line %lld, column %d) is not valid UTF-8 "

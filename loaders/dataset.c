@@ -20,6 +20,7 @@
 #include "dataset_internal.h"
 #include "image.h"
 #include "rows.h"
+#include "text.h"
 
 #define CHUNK_ROWS     128  /* rows read before their photos are decoded */
 #define CHUNK_JOBS     512  /* ... or photos */
@@ -395,9 +396,12 @@ static enum loom_status check_photo_share(const struct loom_schema *s,
                              first ? first->message : "");
 }
 
-static enum loom_status build(struct builder *b, enum loom_split split, struct loom_error *err)
+/* The pass over the split, or over the file at path when path is set. */
+static enum loom_status build(struct builder *b, enum loom_split split, const char *path,
+                              bool targets_optional, struct loom_error *err)
 {
-    enum loom_status st = loom_rows_open(&b->r, b->s, split, err);
+    enum loom_status st = path ? loom_rows_open_file(&b->r, b->s, path, targets_optional, err)
+                               : loom_rows_open(&b->r, b->s, split, err);
     if (st != LOOM_OK) return st;
     for (;;) {
         bool end;
@@ -627,6 +631,12 @@ static bool from_map(struct loom_dataset *d, const struct loom_cache_map *m,
             (uint64_t)d->idoff[d->n] != pool->bytes)
             return false;
         d->idpool = pool->data;
+        /* as a CSV pass leaves them: each id valid UTF-8 without NUL */
+        for (int64_t i = 0; i < d->n; i++) {
+            const char *id = d->idpool + d->idoff[i];
+            size_t len = (size_t)(d->idoff[i + 1] - d->idoff[i]);
+            if (memchr(id, 0, len) || loom_utf8_check(id, len) != len) return false;
+        }
         expect += 2;
     }
     for (int c = 0; c < d->ncols; c++) {
@@ -679,22 +689,24 @@ void loom_dataset_opts_default(struct loom_dataset_opts *o)
     *o = (struct loom_dataset_opts){.use_cache = true};
 }
 
-enum loom_status loom_dataset_open(const struct loom_schema *s, const struct loom_prep *p,
-                                   enum loom_split split, const struct loom_dataset_opts *o,
-                                   struct loom_dataset **out, struct loom_data_report *rep,
-                                   struct loom_error *err)
+/* A split (path NULL) or the file at path (no cache). */
+static enum loom_status open_dataset(const struct loom_schema *s, const struct loom_prep *p,
+                                     enum loom_split split, const char *path,
+                                     const struct loom_dataset_opts *o, struct loom_dataset **out,
+                                     struct loom_data_report *rep, struct loom_error *err)
 {
     if (!s || !p || !out)
         return loom_error_set(err, LOOM_ERR_INVALID, "loom_dataset_open: NULL argument");
     if (loom_prep_ncols(p) != s->ncolumns)
         return loom_error_set(err, LOOM_ERR_INVALID, "the prep was not fitted for this schema");
-    if (!loom_split_path(s, split))
+    if (!path && !loom_split_path(s, split))
         return loom_error_set(err, LOOM_ERR_INVALID, "the schema names no file for this split");
     struct loom_dataset_opts defaults;
     if (!o) {
         loom_dataset_opts_default(&defaults);
         o = &defaults;
     }
+    bool use_cache = o->use_cache && !path;
     struct loom_data_report local;
     if (!rep) rep = &local;
     *rep = (struct loom_data_report){0};
@@ -709,16 +721,16 @@ enum loom_status loom_dataset_open(const struct loom_schema *s, const struct loo
     uint8_t *report = NULL;
     enum loom_status st = d->c ? LOOM_OK : nomem(err);
     uint64_t key = 0;
-    if (st == LOOM_OK && o->use_cache) {
+    if (st == LOOM_OK && use_cache) {
         st = loom_cache_key(s, p, split, &key, err);
         if (st == LOOM_OK && !(d->cache_path = loom_cache_path(s, o->cache_dir, split, key)))
             st = nomem(err);
         if (st == LOOM_OK && loom_cache_open(d->cache_path, key, &d->map, NULL) == LOOM_OK) {
             if (from_map(d, &d->map, rep)) {
                 rep->from_cache = true;
-                const char *path = loom_split_path(s, split);
-                st = loom_rows_check_share(s, path, rep, err);
-                if (st == LOOM_OK) st = check_photo_share(s, rep, NULL, path, err);
+                const char *data = loom_split_path(s, split);
+                st = loom_rows_check_share(s, data, rep, err);
+                if (st == LOOM_OK) st = check_photo_share(s, rep, NULL, data, err);
                 goto done;
             }
             loom_cache_close(&d->map); /* damaged in a way only the contents show: rebuild */
@@ -732,9 +744,9 @@ enum loom_status loom_dataset_open(const struct loom_schema *s, const struct loo
         st = builder_init(&b, s, p, o, rep, err);
         built = true;
     }
-    if (st == LOOM_OK) st = build(&b, split, err);
+    if (st == LOOM_OK) st = build(&b, split, path, o->targets_optional, err);
     if (st == LOOM_OK) st = adopt(d, &b, err);
-    if (st == LOOM_OK && o->use_cache) {
+    if (st == LOOM_OK && use_cache) {
         struct loom_cache_section sec[8 + 2 * 256];
         int ncache = 4; /* lines, idoff, idpool, report */
         for (int c = 0; c < d->ncols; c++) ncache += 2;
@@ -760,6 +772,23 @@ done:
     }
     *out = d;
     return LOOM_OK;
+}
+
+enum loom_status loom_dataset_open(const struct loom_schema *s, const struct loom_prep *p,
+                                   enum loom_split split, const struct loom_dataset_opts *o,
+                                   struct loom_dataset **out, struct loom_data_report *rep,
+                                   struct loom_error *err)
+{
+    return open_dataset(s, p, split, NULL, o, out, rep, err);
+}
+
+enum loom_status loom_dataset_open_file(const struct loom_schema *s, const struct loom_prep *p,
+                                        const char *path, const struct loom_dataset_opts *o,
+                                        struct loom_dataset **out, struct loom_data_report *rep,
+                                        struct loom_error *err)
+{
+    if (!path) return loom_error_set(err, LOOM_ERR_INVALID, "loom_dataset_open_file: NULL path");
+    return open_dataset(s, p, LOOM_SPLIT_TEST, path, o, out, rep, err);
 }
 
 int64_t loom_dataset_rows(const struct loom_dataset *d)

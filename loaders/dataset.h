@@ -48,6 +48,9 @@ struct loom_dataset_opts {
     bool use_cache;        /* default true */
     const char *cache_dir; /* NULL: beside the training file */
     int threads;           /* decoding threads; 0: all cores */
+    bool targets_optional; /* loom_dataset_open_file: output columns may be absent
+                              from the file (prediction): they read as missing,
+                              and a missing output drops no row; default false */
 };
 void loom_dataset_opts_default(struct loom_dataset_opts *o);
 
@@ -67,6 +70,15 @@ LOOM_WUR enum loom_status loom_dataset_open(const struct loom_schema *s, const s
                                             const struct loom_dataset_opts *o,
                                             struct loom_dataset **out, struct loom_data_report *rep,
                                             struct loom_error *err);
+/* The same for any CSV at path with the schema's columns (extra columns
+ * ignored), read whole (no split), with the schema's bad-row and bad-photo
+ * policies; never cached (o->use_cache is ignored). Prediction opens its
+ * input this way with o->targets_optional set. A declared column missing
+ * from the header is LOOM_ERR_SCHEMA naming it. */
+LOOM_WUR enum loom_status
+loom_dataset_open_file(const struct loom_schema *s, const struct loom_prep *p, const char *path,
+                       const struct loom_dataset_opts *o, struct loom_dataset **out,
+                       struct loom_data_report *rep, struct loom_error *err);
 int64_t loom_dataset_rows(const struct loom_dataset *d);
 /* The id column's text of row i (NULL when the schema has no id column). */
 const char *loom_dataset_row_id(const struct loom_dataset *d, int64_t i, size_t *len);

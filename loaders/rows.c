@@ -40,6 +40,7 @@ bool loom_rows_dropped(const struct loom_rows *r)
 {
     for (int c = 0; c < r->s->ncolumns; c++)
         if (r->s->columns[c].type == LOOM_COL_NUMBER &&
+            !(r->targets_optional && r->s->columns[c].output >= 0) &&
             r->s->columns[c].number.missing == LOOM_MISSING_DROP && blank(r->f[c].p, r->f[c].len))
             return true;
     return false;
@@ -50,16 +51,12 @@ void loom_report_example(struct loom_data_report *rep, const struct loom_error *
     if (rep->nexamples < (int)LOOM_ARRAY_LEN(rep->examples)) rep->examples[rep->nexamples++] = *e;
 }
 
-enum loom_status loom_rows_open(struct loom_rows *r, const struct loom_schema *s,
-                                enum loom_split split, struct loom_error *err)
+/* Open path and map the schema's columns to its header. */
+static enum loom_status rows_open(struct loom_rows *r, const struct loom_schema *s,
+                                  const char *path, struct loom_error *err)
 {
-    *r = (struct loom_rows){.s = s};
-    r->path = loom_split_path(s, split);
-    if (!r->path) return loom_error_set(err, LOOM_ERR_INVALID, "the schema names no test file");
-    r->filter = s->data.split.enabled && split != LOOM_SPLIT_TEST;
-    r->keep_held = split == LOOM_SPLIT_VALID;
     struct loom_csv_options co = {.delimiter = s->data.csv.delimiter};
-    enum loom_status st = loom_csv_open(r->path, &co, &r->csv, err);
+    enum loom_status st = loom_csv_open(path, &co, &r->csv, err);
     if (st != LOOM_OK) return st;
     struct loom_csv_row hdr;
     st = loom_csv_read_header(r->csv, &hdr, err);
@@ -77,12 +74,12 @@ enum loom_status loom_rows_open(struct loom_rows *r, const struct loom_schema *s
         for (size_t i = 0; i < hdr.count; i++)
             if (hdr.fields[i].len == n && memcmp(hdr.fields[i].data, name, n) == 0)
                 r->map[c] = (int)i;
-        if (r->map[c] < 0) {
-            st = loom_error_set_at(err, LOOM_ERR_SCHEMA, r->path, 1, 0,
+        if (r->map[c] < 0 && !(r->targets_optional && s->columns[c].output >= 0)) {
+            st = loom_error_set_at(err, LOOM_ERR_SCHEMA, path, 1, 0,
                                    "column '%s' (declared in %s at line %d) is not in the header "
                                    "of %s",
                                    name, s->source ? s->source : "the schema",
-                                   s->columns[c].at.line, r->path);
+                                   s->columns[c].at.line, path);
             goto fail;
         }
     }
@@ -90,6 +87,25 @@ enum loom_status loom_rows_open(struct loom_rows *r, const struct loom_schema *s
 fail:
     loom_rows_close(r);
     return st;
+}
+
+enum loom_status loom_rows_open(struct loom_rows *r, const struct loom_schema *s,
+                                enum loom_split split, struct loom_error *err)
+{
+    *r = (struct loom_rows){.s = s};
+    r->path = loom_split_path(s, split);
+    if (!r->path) return loom_error_set(err, LOOM_ERR_INVALID, "the schema names no test file");
+    r->filter = s->data.split.enabled && split != LOOM_SPLIT_TEST;
+    r->keep_held = split == LOOM_SPLIT_VALID;
+    return rows_open(r, s, r->path, err);
+}
+
+enum loom_status loom_rows_open_file(struct loom_rows *r, const struct loom_schema *s,
+                                     const char *path, bool targets_optional,
+                                     struct loom_error *err)
+{
+    *r = (struct loom_rows){.s = s, .path = path, .targets_optional = targets_optional};
+    return rows_open(r, s, path, err);
 }
 
 void loom_rows_close(struct loom_rows *r)
@@ -128,6 +144,10 @@ enum loom_status loom_rows_next(struct loom_rows *r, bool *end, struct loom_data
         }
         r->line = row.line;
         for (int c = 0; c < r->s->ncolumns; c++) {
+            if (r->map[c] < 0) { /* an optional target the file does not have */
+                r->f[c] = (struct loom_field){NULL, 0};
+                continue;
+            }
             const struct loom_csv_field *fd = &row.fields[r->map[c]];
             r->f[c] = (struct loom_field){fd->data, fd->len};
         }

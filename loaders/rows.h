@@ -24,6 +24,7 @@ struct loom_rows {
     int *map;               /* (ncolumns): schema column -> CSV field */
     struct loom_field *f;   /* (ncolumns): the current row's fields */
     bool filter, keep_held; /* filter by the split; keep the held-out rows (valid) or the rest */
+    bool targets_optional;  /* output columns may be absent (map -1: read as missing) */
     int64_t index;          /* records of the file seen so far (bad ones included) */
     int64_t line;           /* the current row's CSV line */
 };
@@ -40,6 +41,12 @@ bool loom_split_held_out(const struct loom_schema *s, int64_t index);
  * extra CSV columns are ignored). */
 LOOM_WUR enum loom_status loom_rows_open(struct loom_rows *r, const struct loom_schema *s,
                                          enum loom_split split, struct loom_error *err);
+/* The same for any CSV at path (every row, no split filter). With
+ * targets_optional, an output column missing from the header is read as
+ * missing in every row, and a missing output never drops a row. */
+LOOM_WUR enum loom_status loom_rows_open_file(struct loom_rows *r, const struct loom_schema *s,
+                                              const char *path, bool targets_optional,
+                                              struct loom_error *err);
 void loom_rows_close(struct loom_rows *r);
 
 /* The next row of the split into r->f / r->line. Returns LOOM_OK with
@@ -52,7 +59,8 @@ LOOM_WUR enum loom_status loom_rows_next(struct loom_rows *r, bool *end,
                                          struct loom_data_report *rep, struct loom_error *err);
 
 /* Whether the current row misses a number whose schema says `missing:
- * drop` (the caller counts it in rep->rows_dropped and skips it). */
+ * drop` (the caller counts it in rep->rows_dropped and skips it); not an
+ * output's when targets are optional. */
 bool loom_rows_dropped(const struct loom_rows *r);
 
 /* Count a bad row (why: the error, with "line N: ..." and the file), keep it

@@ -116,10 +116,11 @@ enum loom_status loom_strtab_intern(struct loom_strtab *t, const char *s, size_t
         t->e = e;
         t->cap = cap;
     }
-    if (!reserve_pool(t, len)) goto nomem;
+    if (!reserve_pool(t, len + 1)) goto nomem; /* len <= UINT32_MAX: checked above */
     if (len) memcpy(t->pool + t->pool_len, s, len);
+    t->pool[t->pool_len + len] = '\0'; /* strings can be handed out as C strings */
     t->e[t->n] = (struct loom_strtab_entry){t->pool_len, (uint32_t)len, h, 0};
-    t->pool_len += len;
+    t->pool_len += len + 1;
     t->slots[slot] = t->n;
     *idx = t->n++;
     *added = true;

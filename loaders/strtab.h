@@ -42,6 +42,8 @@ int32_t loom_strtab_find(const struct loom_strtab *t, const char *s, size_t len)
 LOOM_WUR enum loom_status loom_strtab_intern(struct loom_strtab *t, const char *s, size_t len,
                                              int32_t *idx, bool *added, struct loom_error *err);
 
+/* Entry i's bytes, *len of them, followed by a NUL (so a string without an
+ * inner NUL is also a C string). */
 static inline const char *loom_strtab_str(const struct loom_strtab *t, int32_t i, size_t *len)
 {
     *len = t->e[i].len;

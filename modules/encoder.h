@@ -21,8 +21,11 @@
  * Batch-norm running statistics are store buffers.
  *
  * An encoder is immutable after init except for its batch-norm running
- * statistics (updated by a training forward) and e->attention: one thread
- * per encoder at a time.
+ * statistics (updated by a training forward): forward takes it const, and
+ * whatever a call produces besides the vectors (the attention weights) goes
+ * to the caller, in the context's arena. So any number of threads may run
+ * evaluation forwards (c->training false) of one encoder at once, each with
+ * its own context; training is one thread.
  */
 #ifndef LOOM_MODULES_ENCODER_H
 #define LOOM_MODULES_ENCODER_H
@@ -44,9 +47,11 @@ struct loom_encoder_class {
      * dropout, batch statistics, and training-time choices (a random subset
      * of max_images photos, from c->rng). Batch norm in training needs more
      * than one value per channel: an mlp with batch_norm fails
-     * (LOOM_ERR_SHAPE) on a training batch of one row, as PyTorch does. */
-    struct loom_tensor *(*forward)(struct loom_ctx *c, struct loom_encoder *e,
-                                   const struct loom_batch *b);
+     * (LOOM_ERR_SHAPE) on a training batch of one row, as PyTorch does.
+     * *attention (never NULL; already NULL on entry): see
+     * loom_encoder_forward. */
+    struct loom_tensor *(*forward)(struct loom_ctx *c, const struct loom_encoder *e,
+                                   const struct loom_batch *b, const float **attention);
     void (*free)(struct loom_encoder *e);
 };
 
@@ -57,12 +62,6 @@ struct loom_encoder {
     int width;   /* the output vector's width */
     int group;   /* the store's param group of this branch */
     void *state; /* the class's */
-    /* cnn with attention pooling: after forward, each photo's weight in its
-     * row's bag, in the step arena (valid until the context is reset): the
-     * photos of the branch's image columns in column order, then in batch
-     * order (sum of the columns' count floats); 0 for a photo left out by
-     * max_images. NULL otherwise (and before forward). */
-    const float *attention;
 };
 
 /* The class of an encoder kind; NULL if none. */
@@ -80,9 +79,14 @@ LOOM_WUR enum loom_status loom_encoder_init(struct loom_encoder *e, const struct
 /* The branch's vectors (b->n, e->width) for batch b, recorded on c's tape
  * when c->grad_enabled; NULL with the reason in c (a batch column of the
  * wrong type or width, codes or lengths out of range, bad bag offsets:
- * LOOM_ERR_INVALID). The arrays themselves must be as long as batch.h says. */
-struct loom_tensor *loom_encoder_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                         const struct loom_batch *b);
+ * LOOM_ERR_INVALID). The arrays themselves must be as long as batch.h says.
+ * attention (may be NULL) gets, for a cnn with attention pooling, each
+ * photo's weight in its row's bag, in c's arena (valid until the context is
+ * reset): the photos of the branch's image columns in column order, then in
+ * batch order (the sum of the columns' count floats); 0 for a photo left
+ * out by max_images. NULL for every other encoder, and on failure. */
+struct loom_tensor *loom_encoder_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                         const struct loom_batch *b, const float **attention);
 /* Free the class's state and zero e. Accepts NULL and a zeroed encoder. */
 void loom_encoder_done(struct loom_encoder *e);
 

@@ -255,24 +255,21 @@ static struct loom_tensor *attend(struct loom_ctx *c, const struct image *m, str
     return loom_bag_softmax(c, loom_mod_linear(c, &m->w, g), off, nb);
 }
 
-/* e->attention: each photo's weight, in the batch's order over columns; 0
- * for the photos a cap left out. */
-static void keep_attention(struct loom_ctx *c, struct loom_encoder *e, const struct photos *ph,
-                           const struct loom_tensor *a)
+/* Each photo's weight, in the batch's order over columns; 0 for the photos
+ * a cap left out. NULL on out of memory (recorded in c). */
+static const float *photo_attention(struct loom_ctx *c, const struct photos *ph,
+                                    const struct loom_tensor *a)
 {
-    if (!ph->src) {
-        e->attention = a->data;
-        return;
-    }
+    if (!ph->src) return a->data;
     float *att = loom_arena_alloc(&c->arena, (size_t)(ph->nphotos + 1) * sizeof *att);
-    if (!att) return (void)loom_fail(c, LOOM_ERR_NOMEM, "cnn: out of memory");
+    if (!att) return loom_fail(c, LOOM_ERR_NOMEM, "cnn: out of memory");
     memset(att, 0, (size_t)ph->nphotos * sizeof *att);
     for (int64_t i = 0; i < ph->n; i++) att[ph->src[i]] = a->data[i];
-    e->attention = att;
+    return att;
 }
 
-static struct loom_tensor *image_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                         const struct loom_batch *b)
+static struct loom_tensor *image_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                         const struct loom_batch *b, const float **attention)
 {
     struct image *m = e->state;
     int64_t N = b->n, nb = N * m->ncols;
@@ -299,7 +296,7 @@ static struct loom_tensor *image_forward(struct loom_ctx *c, struct loom_encoder
         return loom_fail(c, LOOM_ERR_INTERNAL, "cnn: pool %d", (int)m->pool);
     }
     if (!z) return NULL;
-    if (a) keep_attention(c, e, &ph, a);
+    if (a && !(*attention = photo_attention(c, &ph, a))) return NULL;
     return m->ncols == 1 ? z : loom_reshape(c, z, LOOM_SHAPE(N, (int64_t)m->ncols * m->C));
 }
 

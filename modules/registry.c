@@ -47,13 +47,16 @@ enum loom_status loom_encoder_init(struct loom_encoder *e, const struct loom_sch
     return st;
 }
 
-struct loom_tensor *loom_encoder_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                         const struct loom_batch *b)
+struct loom_tensor *loom_encoder_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                         const struct loom_batch *b, const float **attention)
 {
+    const float *att = NULL;
+    if (attention) *attention = NULL;
     if (c->status) return NULL;
     if (!e || !e->cls || !b) return loom_fail(c, LOOM_ERR_INVALID, "encoder: not initialised");
-    e->attention = NULL;
-    return e->cls->forward(c, e, b);
+    struct loom_tensor *y = e->cls->forward(c, e, b, &att);
+    if (y && attention) *attention = att;
+    return y;
 }
 
 void loom_encoder_done(struct loom_encoder *e)

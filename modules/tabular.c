@@ -164,8 +164,8 @@ static bool put_numeric(struct loom_ctx *c, float *num, int64_t D, int off,
     return true;
 }
 
-static struct loom_tensor *tab_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                       const struct loom_batch *b)
+static struct loom_tensor *tab_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                       const struct loom_batch *b, const float **attention)
 {
     struct tabular *t = e->state;
     const struct loom_schema *s = e->schema;

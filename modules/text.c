@@ -240,8 +240,8 @@ static struct loom_tensor *encode(struct loom_ctx *c, const struct text *t,
     return loom_dropout(c, pool(c, t, x, bc->lengths), t->dropout);
 }
 
-static struct loom_tensor *text_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                        const struct loom_batch *b)
+static struct loom_tensor *text_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                        const struct loom_batch *b, const float **attention)
 {
     struct text *t = e->state;
     const struct loom_schema_branch *br = &e->schema->branches[e->branch];

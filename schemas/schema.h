@@ -294,6 +294,16 @@ void loom_schema_free(struct loom_schema *s);
  * the same schema (and the same dump). Returns LOOM_ERR_IO if a write failed. */
 LOOM_WUR enum loom_status loom_schema_dump(const struct loom_schema *s, FILE *f);
 
+/* Keep only the branches named in names[0..n) (an ablation): the other
+ * branches, and the columns only they read, are removed and every index
+ * renumbered; outputs, id columns, data and training are unchanged, so the
+ * result is an ordinary schema (its dump loads to it). LOOM_ERR_SCHEMA for
+ * a name that is no branch (the message names it, with a suggestion and the
+ * schema's branches), LOOM_ERR_INVALID for an empty list. On failure *s is
+ * unchanged. */
+LOOM_WUR enum loom_status loom_schema_keep_branches(struct loom_schema *s, const char *const *names,
+                                                    int n, struct loom_error *err);
+
 /* Index of the column (branch, output) named name, or -1. */
 int loom_schema_find_column(const struct loom_schema *s, const char *name);
 int loom_schema_find_branch(const struct loom_schema *s, const char *name);

@@ -20,6 +20,9 @@ bool loom_cnn_md(struct loom_ctx *c, dnnl_memory_desc_t *md, enum loom_cnn_role 
     case LOOM_CNN_FLAT:
         tag = dnnl_nchw;
         break;
+    case LOOM_CNN_ANY:
+        tag = dnnl_format_tag_any;
+        break;
     }
     LOOM_ASSERT(ndims >= 1 && ndims <= 4 && tag != dnnl_format_tag_undef);
     dnnl_dims_t d;
@@ -102,6 +105,61 @@ void loom_cnn_prim_done(struct loom_cnn_prim *p)
     if (p->prim) dnnl_primitive_destroy(p->prim);
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);
     memset(p, 0, sizeof *p);
+}
+
+bool loom_cnn_reorder_init(struct loom_ctx *c, struct loom_cnn_reorder *r,
+                           const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                           bool accumulate)
+{
+    memset(r, 0, sizeof *r);
+    bool same = dnnl_memory_desc_equal(from, to);
+    size_t bf = dnnl_memory_desc_get_size(from), bt = dnnl_memory_desc_get_size(to);
+    r->bytes = bf > bt ? bf : bt;
+    r->same = same;
+    if (same && !accumulate) return true;
+    dnnl_engine_t eng = loom_dnnl_engine(c);
+    if (!eng) return false;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    bool ok = loom_dnnl_ok(c, dnnl_primitive_attr_create(&attr), "primitive_attr_create");
+    if (ok && accumulate)
+        ok = loom_dnnl_ok(c, dnnl_post_ops_create(&po), "post_ops_create") &&
+             loom_dnnl_ok(c, dnnl_post_ops_append_sum(po, 1.0f), "post_ops_append_sum") &&
+             loom_dnnl_ok(c, dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
+    ok = ok && loom_dnnl_ok(c, dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr),
+                            "reorder_primitive_desc_create");
+    ok = ok && loom_dnnl_ok(c, dnnl_primitive_create(&r->prim, pd), "reorder primitive_create");
+    ok = ok &&
+         loom_dnnl_ok(c, dnnl_memory_create(&r->from, from, eng, DNNL_MEMORY_NONE),
+                      "memory_create") &&
+         loom_dnnl_ok(c, dnnl_memory_create(&r->to, to, eng, DNNL_MEMORY_NONE), "memory_create");
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (!ok) loom_cnn_reorder_done(r);
+    return ok;
+}
+
+bool loom_cnn_reorder_run(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *from,
+                          void *to)
+{
+    LOOM_ASSERT(r->prim && from && to);
+    dnnl_stream_t st = loom_dnnl_stream(c);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, r->from}, {DNNL_ARG_TO, r->to}};
+    return st &&
+           loom_dnnl_ok(c, dnnl_memory_set_data_handle(r->from, (void *)from), "set_data_handle") &&
+           loom_dnnl_ok(c, dnnl_memory_set_data_handle(r->to, to), "set_data_handle") &&
+           loom_dnnl_ok(c, dnnl_primitive_execute(r->prim, st, 2, args), "reorder") &&
+           loom_dnnl_ok(c, dnnl_stream_wait(st), "stream_wait");
+}
+
+void loom_cnn_reorder_done(struct loom_cnn_reorder *r)
+{
+    if (r->from) dnnl_memory_destroy(r->from);
+    if (r->to) dnnl_memory_destroy(r->to);
+    if (r->prim) dnnl_primitive_destroy(r->prim);
+    memset(r, 0, sizeof *r);
 }
 
 float *loom_cnn_out(struct loom_ctx *c, float *dst, bool dst_is_zero, int64_t n)

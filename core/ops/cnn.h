@@ -24,6 +24,7 @@ enum loom_cnn_role {
     LOOM_CNN_WEIGHTS, /* convolution weights (O,C,K,K) */
     LOOM_CNN_VEC,     /* per-channel vectors (C): bias, scale, shift, statistics */
     LOOM_CNN_FLAT,    /* (N,C,1,1) that is an (N,C) tensor leaving the trunk: always plain */
+    LOOM_CNN_ANY,     /* inside a primitive: the format it prefers (reordered at the boundary) */
 };
 
 /* md for a float tensor of the given role and dims. Plain row-major (NCHW,
@@ -59,6 +60,25 @@ size_t loom_cnn_prim_arg_bytes(const struct loom_cnn_prim *p, int id);
 bool loom_cnn_prim_run(struct loom_ctx *c, struct loom_cnn_prim *p, void *const *bufs,
                        const char *what);
 void loom_cnn_prim_done(struct loom_cnn_prim *p);
+
+/* A reorder from one memory format to another (the op's plain one and the
+ * format its primitive chose), or nothing (prim NULL) when they are the same
+ * and no accumulation is asked for. accumulate: to += from (a sum post-op)
+ * instead of to = from. bytes: the larger size of the two (a blocked layout
+ * pads channels), for the arena buffer of the side that is not plain. */
+struct loom_cnn_reorder {
+    dnnl_primitive_t prim;
+    dnnl_memory_t from, to;
+    size_t bytes;
+    bool same; /* from and to are the same format: a copy (or an add) */
+};
+
+bool loom_cnn_reorder_init(struct loom_ctx *c, struct loom_cnn_reorder *r,
+                           const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                           bool accumulate);
+bool loom_cnn_reorder_run(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *from,
+                          void *to);
+void loom_cnn_reorder_done(struct loom_cnn_reorder *r);
 
 /* Where a backward writes the gradient of t that it must ADD to dst: dst
  * itself when it is known to hold zeros (a primitive overwrites its outputs),

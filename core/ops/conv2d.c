@@ -21,10 +21,16 @@ struct conv_shape {
     bool bias;
 };
 
-/* The primitives of one shape. fwd is forward_training when the backward
- * ones are wanted (they take it as their hint); those are made on first use. */
+/* The primitives of one shape, in the formats oneDNN prefers (format "any"),
+ * with reorders from and to the plain formats of loom's tensors. fwd is
+ * forward_training when the backward ones are wanted (they take it as their
+ * hint); those are made on first use. Outputs of the backward reorder with a
+ * sum, so that gradients accumulate. */
 struct conv_prims {
     struct loom_cnn_prim fwd, bwd_data, bwd_weights;
+    struct loom_cnn_reorder f_x, f_w, f_y;   /* forward: x, w in; y out */
+    struct loom_cnn_reorder d_dy, d_w, d_dx; /* backward data: dy, w in; dx out */
+    struct loom_cnn_reorder w_x, w_dy, w_dw; /* backward weights: x, dy in; dw out */
 };
 
 static void conv_prims_free(void *p)
@@ -33,18 +39,36 @@ static void conv_prims_free(void *p)
     loom_cnn_prim_done(&e->fwd);
     loom_cnn_prim_done(&e->bwd_data);
     loom_cnn_prim_done(&e->bwd_weights);
+    struct loom_cnn_reorder *r[] = {&e->f_x,  &e->f_w, &e->f_y,  &e->d_dy, &e->d_w,
+                                    &e->d_dx, &e->w_x, &e->w_dy, &e->w_dw};
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(r); i++) loom_cnn_reorder_done(r[i]);
     free(e);
 }
 
-/* mds of x, w, b (undef when no bias) and y. */
-static bool conv_mds(struct loom_ctx *c, const struct conv_shape *s, dnnl_memory_desc_t *x,
-                     dnnl_memory_desc_t *w, dnnl_memory_desc_t *b, dnnl_memory_desc_t *y)
+/* mds of x, w, b (undef when no bias) and y: plain, or "any" for a primitive
+ * to choose (the bias stays plain). */
+static bool conv_mds(struct loom_ctx *c, const struct conv_shape *s, bool any,
+                     dnnl_memory_desc_t *x, dnnl_memory_desc_t *w, dnnl_memory_desc_t *b,
+                     dnnl_memory_desc_t *y)
 {
     memset(b, 0, sizeof *b);
-    return loom_cnn_md(c, x, LOOM_CNN_ACT, 4, (int64_t[]){s->N, s->C, s->H, s->W}) &&
-           loom_cnn_md(c, w, LOOM_CNN_WEIGHTS, 4, (int64_t[]){s->O, s->C, s->K, s->K}) &&
+    enum loom_cnn_role act = any ? LOOM_CNN_ANY : LOOM_CNN_ACT;
+    return loom_cnn_md(c, x, act, 4, (int64_t[]){s->N, s->C, s->H, s->W}) &&
+           loom_cnn_md(c, w, any ? LOOM_CNN_ANY : LOOM_CNN_WEIGHTS, 4,
+                       (int64_t[]){s->O, s->C, s->K, s->K}) &&
            (!s->bias || loom_cnn_md(c, b, LOOM_CNN_VEC, 1, (int64_t[]){s->O})) &&
-           loom_cnn_md(c, y, LOOM_CNN_ACT, 4, (int64_t[]){s->N, s->O, s->Ho, s->Wo});
+           loom_cnn_md(c, y, act, 4, (int64_t[]){s->N, s->O, s->Ho, s->Wo});
+}
+
+/* Reorder between plain md and the format p chose for argument id:
+ * in: plain -> chosen; else chosen -> plain (accumulating when acc). */
+static bool conv_reorder(struct loom_ctx *c, struct loom_cnn_reorder *r,
+                         const struct loom_cnn_prim *p, int id, const dnnl_memory_desc_t *plain,
+                         bool in, bool acc)
+{
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(p->pd, dnnl_query_exec_arg_md, id);
+    return in ? loom_cnn_reorder_init(c, r, plain, md, false)
+              : loom_cnn_reorder_init(c, r, md, plain, acc);
 }
 
 static struct conv_prims *conv_get(struct loom_ctx *c, const struct conv_shape *s, bool training)
@@ -53,10 +77,10 @@ static struct conv_prims *conv_get(struct loom_ctx *c, const struct conv_shape *
                                  s->W, s->O, s->K, s->S, s->P, s->bias}};
     struct conv_prims *e = loom_dnnl_cache_get(c, &key);
     if (e) return e;
-    dnnl_memory_desc_t x, w, b, y;
+    dnnl_memory_desc_t x, w, b, y, px, pw, pb, py;
     dnnl_convolution_desc_t d;
     const dnnl_dims_t st = {s->S, s->S}, pad = {s->P, s->P};
-    if (!conv_mds(c, s, &x, &w, &b, &y) ||
+    if (!conv_mds(c, s, true, &x, &w, &b, &y) || !conv_mds(c, s, false, &px, &pw, &pb, &py) ||
         !loom_dnnl_ok(c,
                       dnnl_convolution_forward_desc_init(
                           &d, training ? dnnl_forward_training : dnnl_forward_inference,
@@ -66,86 +90,164 @@ static struct conv_prims *conv_get(struct loom_ctx *c, const struct conv_shape *
     e = calloc(1, sizeof *e);
     if (!e) return loom_fail(c, LOOM_ERR_NOMEM, "conv2d: out of memory");
     static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
-    if (!loom_cnn_prim_init(c, &e->fwd, &d, NULL, 4, ids, "conv2d forward")) {
+    if (!loom_cnn_prim_init(c, &e->fwd, &d, NULL, 4, ids, "conv2d forward") ||
+        !conv_reorder(c, &e->f_x, &e->fwd, DNNL_ARG_SRC, &px, true, false) ||
+        !conv_reorder(c, &e->f_w, &e->fwd, DNNL_ARG_WEIGHTS, &pw, true, false) ||
+        !conv_reorder(c, &e->f_y, &e->fwd, DNNL_ARG_DST, &py, false, false)) {
         conv_prims_free(e);
         return NULL;
     }
     return loom_dnnl_cache_put(c, &key, e, conv_prims_free) ? e : NULL;
 }
 
-/* y = conv(x, w) + b. training: also ready the primitives for backward. */
-static bool conv2d_fwd(struct loom_ctx *c, float *y, const float *x, const float *w, const float *b,
-                       const struct conv_shape *s, bool training)
-{
-    if (s->N == 0) return true;
-    struct conv_prims *e = conv_get(c, s, training);
-    return e && loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)x, (void *)w, (void *)b, y},
-                                  "conv2d forward");
-}
-
 static bool conv_bwd_data_init(struct loom_ctx *c, struct conv_prims *e, const struct conv_shape *s)
 {
     if (e->bwd_data.prim) return true;
-    dnnl_memory_desc_t x, w, b, y;
+    dnnl_memory_desc_t x, w, b, y, px, pw, pb, py;
     dnnl_convolution_desc_t d;
     const dnnl_dims_t st = {s->S, s->S}, pad = {s->P, s->P};
     static const int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
-    return conv_mds(c, s, &x, &w, &b, &y) &&
+    return conv_mds(c, s, true, &x, &w, &b, &y) && conv_mds(c, s, false, &px, &pw, &pb, &py) &&
            loom_dnnl_ok(c,
                         dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &x,
                                                                  &w, &y, st, pad, pad),
                         "convolution_backward_data_desc_init") &&
-           loom_cnn_prim_init(c, &e->bwd_data, &d, e->fwd.pd, 3, ids, "conv2d backward data");
+           loom_cnn_prim_init(c, &e->bwd_data, &d, e->fwd.pd, 3, ids, "conv2d backward data") &&
+           conv_reorder(c, &e->d_dy, &e->bwd_data, DNNL_ARG_DIFF_DST, &py, true, false) &&
+           conv_reorder(c, &e->d_w, &e->bwd_data, DNNL_ARG_WEIGHTS, &pw, true, false) &&
+           conv_reorder(c, &e->d_dx, &e->bwd_data, DNNL_ARG_DIFF_SRC, &px, false, true);
 }
 
 static bool conv_bwd_weights_init(struct loom_ctx *c, struct conv_prims *e,
                                   const struct conv_shape *s)
 {
     if (e->bwd_weights.prim) return true;
-    dnnl_memory_desc_t x, w, b, y;
+    dnnl_memory_desc_t x, w, b, y, px, pw, pb, py;
     dnnl_convolution_desc_t d;
     const dnnl_dims_t st = {s->S, s->S}, pad = {s->P, s->P};
     static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
                               DNNL_ARG_DIFF_BIAS};
-    return conv_mds(c, s, &x, &w, &b, &y) &&
+    return conv_mds(c, s, true, &x, &w, &b, &y) && conv_mds(c, s, false, &px, &pw, &pb, &py) &&
            loom_dnnl_ok(c,
                         dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &x,
                                                                     &w, s->bias ? &b : NULL, &y, st,
                                                                     pad, pad),
                         "convolution_backward_weights_desc_init") &&
-           loom_cnn_prim_init(c, &e->bwd_weights, &d, e->fwd.pd, 4, ids, "conv2d backward weights");
+           loom_cnn_prim_init(c, &e->bwd_weights, &d, e->fwd.pd, 4, ids,
+                              "conv2d backward weights") &&
+           conv_reorder(c, &e->w_x, &e->bwd_weights, DNNL_ARG_SRC, &px, true, false) &&
+           conv_reorder(c, &e->w_dy, &e->bwd_weights, DNNL_ARG_DIFF_DST, &py, true, false) &&
+           conv_reorder(c, &e->w_dw, &e->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, &pw, false, true);
+}
+
+/* An arena buffer of at least bytes, reused across the chunks of one call. */
+struct conv_buf {
+    void *p;
+    size_t bytes;
+};
+
+static void *conv_buf(struct loom_ctx *c, struct conv_buf *b, size_t bytes)
+{
+    if (bytes > b->bytes) {
+        b->p = loom_arena_alloc(&c->arena, bytes);
+        if (!b->p) return loom_fail(c, LOOM_ERR_NOMEM, "step arena: out of memory (conv2d)");
+        b->bytes = bytes;
+    }
+    return b->p;
+}
+
+/* The buffer a primitive reads for the plain data at src: src itself, or its
+ * reordered copy in buf. NULL on failure. */
+static void *conv_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *src,
+                     struct conv_buf *buf)
+{
+    if (!r->prim) return (void *)src;
+    void *p = conv_buf(c, buf, r->bytes);
+    return p && loom_cnn_reorder_run(c, r, src, p) ? p : NULL;
+}
+
+/* y = conv(x, w) + b. training: also ready the primitives for backward, and
+ * set *xb to x in the format of the forward primitive (an arena copy; NULL
+ * when it reads x as it is), for backward weights to reuse. */
+static bool conv2d_fwd(struct loom_ctx *c, float *y, const float *x, const float *w, const float *b,
+                       const struct conv_shape *s, bool training, void **xb)
+{
+    if (xb) *xb = NULL;
+    if (s->N == 0) return true;
+    struct conv_buf bx = {0}, bw = {0}, by = {0};
+    struct conv_prims *e = conv_get(c, s, training);
+    if (!e) return false;
+    void *xi = conv_in(c, &e->f_x, x, &bx);
+    void *wi = conv_in(c, &e->f_w, w, &bw);
+    void *yo = e->f_y.prim ? conv_buf(c, &by, e->f_y.bytes) : y;
+    if (!xi || !wi || !yo ||
+        !loom_cnn_prim_run(c, &e->fwd, (void *[]){xi, wi, (void *)b, yo}, "conv2d forward") ||
+        (e->f_y.prim && !loom_cnn_reorder_run(c, &e->f_y, yo, y)))
+        return false;
+    if (xb && e->f_x.prim) *xb = xi;
+    return true;
+}
+
+/* Where a primitive writes a gradient to be added to the plain buffer dst:
+ * dst itself when it holds zeros and r would only copy, else buf (then
+ * loom_cnn_reorder_run(r) adds it into dst; *direct says which). */
+static void *conv_out(struct loom_ctx *c, const struct loom_cnn_reorder *r, float *dst, bool zero,
+                      struct conv_buf *buf, bool *direct)
+{
+    *direct = zero && r->same;
+    return *direct ? dst : conv_buf(c, buf, r->bytes);
 }
 
 /* Adds into whichever of dx, dw, db is not NULL; *_zero says that buffer
- * holds zeros, so the primitive may write it directly. */
+ * holds zeros, so the primitive may write it directly. xb: x in the forward
+ * primitive's format, or NULL. */
 static bool conv2d_bwd(struct loom_ctx *c, float *dx, bool dx_zero, float *dw, bool dw_zero,
-                       float *db, bool db_zero, const float *dy, const float *x, const float *w,
+                       float *db, const float *dy, const float *x, const void *xb, const float *w,
                        const struct conv_shape *s)
 {
     if (s->N == 0 || (!dx && !dw && !db)) return true;
+    struct conv_buf bdy = {0}, bdyw = {0}, bx = {0}, bw = {0}, bdx = {0}, bdw = {0}, bdb = {0};
     struct conv_prims *e = conv_get(c, s, true);
     if (!e) return false;
+    void *dyd = NULL; /* dy as backward data read it */
+    bool direct = false;
     if (dx) {
-        int64_t n = s->N * s->C * s->H * s->W;
-        float *o = loom_cnn_out(c, dx, dx_zero, n);
-        if (!o || !conv_bwd_data_init(c, e, s) ||
-            !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){(void *)dy, (void *)w, o},
-                               "conv2d backward data"))
+        void *wi, *o;
+        if (!conv_bwd_data_init(c, e, s) || !(dyd = conv_in(c, &e->d_dy, dy, &bdy)) ||
+            !(wi = conv_in(c, &e->d_w, w, &bw)) ||
+            !(o = conv_out(c, &e->d_dx, dx, dx_zero, &bdx, &direct)) ||
+            !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dyd, wi, o}, "conv2d backward data") ||
+            (!direct && !loom_cnn_reorder_run(c, &e->d_dx, o, dx)))
             return false;
-        loom_cnn_acc(dx, o, n);
     }
-    if (dw || db) {
-        /* One primitive gives both; a gradient nobody wants goes to scratch. */
-        int64_t nw = s->O * s->C * s->K * s->K;
-        float *ow = loom_cnn_out(c, dw, dw && dw_zero, nw);
-        float *ob = s->bias ? loom_cnn_out(c, db, db && db_zero, s->O) : NULL;
-        if (!ow || (s->bias && !ob) || !conv_bwd_weights_init(c, e, s) ||
-            !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){(void *)x, (void *)dy, ow, ob},
-                               "conv2d backward weights"))
-            return false;
-        if (dw) loom_cnn_acc(dw, ow, nw);
-        if (db) loom_cnn_acc(db, ob, s->O);
-    }
+    if (!dw && !db) return true;
+    if (!conv_bwd_weights_init(c, e, s)) return false;
+    /* Backward data and weights mostly want dy in the same format, and
+     * backward weights x in the forward's. */
+    const dnnl_memory_desc_t *md_w =
+        dnnl_primitive_desc_query_md(e->bwd_weights.pd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_DST);
+    void *dyw = dyd && dnnl_memory_desc_equal(
+                           md_w, dnnl_primitive_desc_query_md(
+                                     e->bwd_data.pd, dnnl_query_exec_arg_md, DNNL_ARG_DIFF_DST))
+                    ? dyd
+                    : conv_in(c, &e->w_dy, dy, &bdyw);
+    const dnnl_memory_desc_t *mx_w =
+        dnnl_primitive_desc_query_md(e->bwd_weights.pd, dnnl_query_exec_arg_md, DNNL_ARG_SRC);
+    void *xi =
+        xb && dnnl_memory_desc_equal(mx_w, dnnl_primitive_desc_query_md(
+                                               e->fwd.pd, dnnl_query_exec_arg_md, DNNL_ARG_SRC))
+            ? (void *)xb
+            : conv_in(c, &e->w_x, x, &bx);
+    void *ow =
+        dw ? conv_out(c, &e->w_dw, dw, dw_zero, &bdw, &direct) : conv_buf(c, &bdw, e->w_dw.bytes);
+    float *ob = s->bias ? conv_buf(c, &bdb, (size_t)s->O * sizeof(float)) : NULL;
+    if (!dyw || !xi || !ow || (s->bias && !ob) ||
+        !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){xi, dyw, ow, ob},
+                           "conv2d backward weights") ||
+        (dw && !direct && !loom_cnn_reorder_run(c, &e->w_dw, ow, dw)))
+        return false;
+    if (db)
+        for (int64_t o = 0; o < s->O; o++) db[o] += ob[o];
     return true;
 }
 
@@ -197,6 +299,7 @@ static void conv2d_bwd_ref(float *dx, float *dw, float *db, const float *dy, con
 
 struct conv_saved {
     struct loom_tensor *x, *w, *b, *y;
+    void *xb; /* x in the forward primitive's format (arena), or NULL */
     struct conv_shape s;
 };
 
@@ -209,7 +312,8 @@ static void conv2d_backward(struct loom_ctx *c, void *p)
     float *dw = loom_cnn_grad(c, sv->w, &zw);
     float *db = loom_cnn_grad(c, sv->b, &zb);
     if (c->status) return;
-    conv2d_bwd(c, dx, zx, dw, zw, db, zb, sv->y->grad, sv->x->data, sv->w->data, &sv->s);
+    (void)zb; /* the bias gradient (O floats) is always added */
+    conv2d_bwd(c, dx, zx, dw, zw, db, sv->y->grad, sv->x->data, sv->xb, sv->w->data, &sv->s);
 }
 
 struct loom_tensor *loom_conv2d(struct loom_ctx *c, struct loom_tensor *x, struct loom_tensor *w,
@@ -242,11 +346,12 @@ struct loom_tensor *loom_conv2d(struct loom_ctx *c, struct loom_tensor *x, struc
     if (!y) return NULL;
     struct loom_tensor *in[3] = {x, w, b};
     bool grad = loom_needs_grad_any(c, 3, in);
-    if (!conv2d_fwd(c, y->data, x->data, w->data, b ? b->data : NULL, &s, grad)) return NULL;
+    void *xb;
+    if (!conv2d_fwd(c, y->data, x->data, w->data, b ? b->data : NULL, &s, grad, &xb)) return NULL;
     if (grad) {
         struct conv_saved *sv = loom_tape_record(c, conv2d_backward, sizeof *sv, y);
         if (!sv) return NULL;
-        *sv = (struct conv_saved){x, w, b, y, s};
+        *sv = (struct conv_saved){x, w, b, y, xb, s};
     }
     return y;
 }
@@ -303,8 +408,10 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
         loom_check_copy(&dx0, &dx), loom_check_copy(&dw0, &dw), loom_check_copy(&db0, &db);
         float *bp = s.bias ? b.p : NULL;
         enum loom_status st = LOOM_OK;
-        if (!conv2d_fwd(c, y.p, x.p, w.p, bp, &s, true) ||
-            !conv2d_bwd(c, dx.p, !acc, dw.p, !acc, s.bias ? db.p : NULL, !acc, dy.p, x.p, w.p, &s))
+        void *xb;
+        if (!conv2d_fwd(c, y.p, x.p, w.p, bp, &s, true, &xb) ||
+            !conv2d_bwd(c, dx.p, !acc, dw.p, !acc, s.bias ? db.p : NULL, dy.p, x.p,
+                        t % 4 == 3 ? NULL : xb, w.p, &s))
             st = loom_error_set(err, c->status, "conv2d: %s", c->err.message);
         conv2d_fwd_ref(y0.p, x.p, w.p, bp, &s);
         conv2d_bwd_ref(dx0.p, dw0.p, s.bias ? db0.p : NULL, dy.p, x.p, w.p, &s);

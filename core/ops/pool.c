@@ -1,18 +1,16 @@
 /*
  * pool.c — max pooling (window k, stride s, no padding) and global average
- * pooling over H and W, through oneDNN's pooling primitives, with their
- * backward. Max pooling keeps oneDNN's workspace (where each maximum was)
- * in the step arena for its backward: dx[argmax of window] += dy. Global
- * average: dx[n,c,h,w] += dy[n,c] / (H W). Its output (N,C) leaves the
- * CNN trunk, so it is always plain (LOOM_CNN_FLAT).
- * An empty batch (N = 0) gives an empty output without calling oneDNN.
+ * pooling over H and W, with their backward, as plain loops over (H,W)
+ * planes (OpenMP over planes): memory-bound passes where oneDNN on plain
+ * layouts gains nothing and costs a primitive per shape. Max pooling keeps
+ * no workspace: its backward finds each window's first maximum again in x,
+ * dx[argmax of window] += dy. Global average: dx[n,c,h,w] += dy[n,c] / (H W).
  */
 #include <string.h>
 
 #include "../ops.h"
 #include "../registry.h"
 #include "check.h"
-#include "cnn.h"
 
 /* (N,C,H,W) -> (N,C,Ho,Wo); global: k = H x W, so Ho = Wo = 1. */
 struct pool_shape {
@@ -20,99 +18,80 @@ struct pool_shape {
     bool global; /* average over all of H, W (else max) */
 };
 
-struct pool_prims {
-    struct loom_cnn_prim fwd, bwd;
-};
-
-static void pool_prims_free(void *p)
+/* Max pooling of one (H,W) plane; windows inside it, no padding. */
+static void max_plane(float *y, const float *x, const struct pool_shape *p)
 {
-    struct pool_prims *e = p;
-    loom_cnn_prim_done(&e->fwd);
-    loom_cnn_prim_done(&e->bwd);
-    free(e);
+    for (int64_t i = 0; i < p->Ho; i++)
+        for (int64_t j = 0; j < p->Wo; j++) {
+            const float *w = x + i * p->s * p->W + j * p->s;
+            float m = w[0];
+            for (int64_t a = 0; a < p->kh; a++)
+                for (int64_t b = 0; b < p->kw; b++) m = w[a * p->W + b] > m ? w[a * p->W + b] : m;
+            y[i * p->Wo + j] = m;
+        }
 }
 
-static bool pool_mds(struct loom_ctx *c, const struct pool_shape *p, dnnl_memory_desc_t *x,
-                     dnnl_memory_desc_t *y)
+/* 2x2 windows with stride 2: the CNN trunk's case. */
+static void max_plane_2x2(float *y, const float *x, const struct pool_shape *p)
 {
-    return loom_cnn_md(c, x, LOOM_CNN_ACT, 4, (int64_t[]){p->N, p->C, p->H, p->W}) &&
-           loom_cnn_md(c, y, p->global ? LOOM_CNN_FLAT : LOOM_CNN_ACT, 4,
-                       (int64_t[]){p->N, p->C, p->Ho, p->Wo});
-}
-
-static dnnl_alg_kind_t pool_alg(const struct pool_shape *p)
-{
-    return p->global ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max;
-}
-
-/* fwd is forward_training (with a workspace for max) when a backward follows. */
-static struct pool_prims *pool_get(struct loom_ctx *c, const struct pool_shape *p, bool training)
-{
-    struct loom_dnnl_key key = {
-        {p->global ? LOOM_CNN_KIND('g', 'a', 'v', 'p') : LOOM_CNN_KIND('m', 'x', 'p', 'l'),
-         training, p->N, p->C, p->H, p->W, p->kh, p->kw, p->s}};
-    struct pool_prims *e = loom_dnnl_cache_get(c, &key);
-    if (e) return e;
-    dnnl_memory_desc_t x, y;
-    dnnl_pooling_desc_t d;
-    const dnnl_dims_t st = {p->s, p->s}, k = {p->kh, p->kw}, pad = {0, 0};
-    if (!pool_mds(c, p, &x, &y) ||
-        !loom_dnnl_ok(c,
-                      dnnl_pooling_forward_desc_init(
-                          &d, training ? dnnl_forward_training : dnnl_forward_inference,
-                          pool_alg(p), &x, &y, st, k, pad, pad),
-                      "pooling_forward_desc_init"))
-        return NULL;
-    e = calloc(1, sizeof *e);
-    if (!e) return loom_fail(c, LOOM_ERR_NOMEM, "pool: out of memory");
-    static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
-    if (!loom_cnn_prim_init(c, &e->fwd, &d, NULL, 3, ids, "pooling forward")) {
-        pool_prims_free(e);
-        return NULL;
+    for (int64_t i = 0; i < p->Ho; i++) {
+        const float *r0 = x + 2 * i * p->W, *r1 = r0 + p->W;
+        float *q = y + i * p->Wo;
+        for (int64_t j = 0; j < p->Wo; j++) {
+            float a = r0[2 * j] > r0[2 * j + 1] ? r0[2 * j] : r0[2 * j + 1];
+            float b = r1[2 * j] > r1[2 * j + 1] ? r1[2 * j] : r1[2 * j + 1];
+            q[j] = a > b ? a : b;
+        }
     }
-    return loom_dnnl_cache_put(c, &key, e, pool_prims_free) ? e : NULL;
 }
 
-/* y = pool(x). training: ready the backward and fill *ws with the workspace
- * it needs (arena; NULL when none). */
-static bool pool_fwd(struct loom_ctx *c, float *y, void **ws, const float *x,
-                     const struct pool_shape *p, bool training)
+/* y = pool(x), one plane of (n,c) after the other, OpenMP over planes. */
+static void pool_fwd(float *y, const float *x, const struct pool_shape *p)
 {
-    *ws = NULL;
-    if (p->N == 0) return true;
-    struct pool_prims *e = pool_get(c, p, training);
-    if (!e) return false;
-    size_t wsb = loom_cnn_prim_arg_bytes(&e->fwd, DNNL_ARG_WORKSPACE);
-    if (wsb && !(*ws = loom_arena_alloc(&c->arena, wsb)))
-        return loom_fail(c, LOOM_ERR_NOMEM, "step arena: out of memory (pool workspace)");
-    return loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)x, y, *ws}, "pooling forward");
-}
-
-/* dx += pool'(dy); dx_zero: dx holds zeros and may be overwritten. */
-static bool pool_bwd(struct loom_ctx *c, float *dx, bool dx_zero, const float *dy, void *ws,
-                     const struct pool_shape *p)
-{
-    if (p->N == 0 || !dx) return true;
-    struct pool_prims *e = pool_get(c, p, true);
-    if (!e) return false;
-    if (!e->bwd.prim) {
-        dnnl_memory_desc_t x, y;
-        dnnl_pooling_desc_t d;
-        const dnnl_dims_t st = {p->s, p->s}, k = {p->kh, p->kw}, pad = {0, 0};
-        static const int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC};
-        if (!pool_mds(c, p, &x, &y) ||
-            !loom_dnnl_ok(c,
-                          dnnl_pooling_backward_desc_init(&d, pool_alg(p), &x, &y, st, k, pad, pad),
-                          "pooling_backward_desc_init") ||
-            !loom_cnn_prim_init(c, &e->bwd, &d, e->fwd.pd, 3, ids, "pooling backward"))
-            return false;
+    int64_t NC = p->N * p->C, HW = p->H * p->W, HWo = p->Ho * p->Wo;
+    bool two = p->kh == 2 && p->kw == 2 && p->s == 2;
+#pragma omp parallel for schedule(static) if (NC * HW > 32768)
+    for (int64_t nc = 0; nc < NC; nc++) {
+        const float *xp = x + nc * HW;
+        if (p->global) {
+            float acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t i = 0; i < HW; i++) acc += xp[i];
+            y[nc] = acc / (float)HW;
+        } else if (two) {
+            max_plane_2x2(y + nc * HWo, xp, p);
+        } else {
+            max_plane(y + nc * HWo, xp, p);
+        }
     }
-    int64_t n = p->N * p->C * p->H * p->W;
-    float *o = loom_cnn_out(c, dx, dx_zero, n);
-    if (!o || !loom_cnn_prim_run(c, &e->bwd, (void *[]){(void *)dy, ws, o}, "pooling backward"))
-        return false;
-    loom_cnn_acc(dx, o, n);
-    return true;
+}
+
+/* dx += pool'(dy). Max: the gradient of a window goes to its first maximum,
+ * found again in x (no workspace kept). */
+static void pool_bwd(float *dx, const float *dy, const float *x, const struct pool_shape *p)
+{
+    int64_t NC = p->N * p->C, HW = p->H * p->W, HWo = p->Ho * p->Wo;
+#pragma omp parallel for schedule(static) if (NC * HW > 32768)
+    for (int64_t nc = 0; nc < NC; nc++) {
+        float *d = dx + nc * HW;
+        if (p->global) {
+            float g = dy[nc] / (float)HW;
+#pragma omp simd
+            for (int64_t i = 0; i < HW; i++) d[i] += g;
+            continue;
+        }
+        const float *xp = x + nc * HW, *g = dy + nc * HWo;
+        for (int64_t i = 0; i < p->Ho; i++)
+            for (int64_t j = 0; j < p->Wo; j++) {
+                int64_t base = i * p->s * p->W + j * p->s, best = base;
+                for (int64_t a = 0; a < p->kh; a++)
+                    for (int64_t b = 0; b < p->kw; b++) {
+                        int64_t at = base + a * p->W + b;
+                        if (xp[at] > xp[best]) best = at;
+                    }
+                d[best] += g[i * p->Wo + j];
+            }
+    }
 }
 
 /* ---- plain C reference ---- */
@@ -158,7 +137,6 @@ static void pool_bwd_ref(float *dx, const float *dy, const float *x, const struc
 
 struct pool_saved {
     struct loom_tensor *x, *y;
-    void *ws;
     struct pool_shape p;
 };
 
@@ -166,10 +144,10 @@ static void pool_backward(struct loom_ctx *c, void *saved)
 {
     struct pool_saved *sv = saved;
     if (!sv->y->grad) return;
-    bool zero;
-    float *dx = loom_cnn_grad(c, sv->x, &zero);
-    if (c->status) return;
-    pool_bwd(c, dx, zero, sv->y->grad, sv->ws, &sv->p);
+    if (!loom_needs_grad(c, sv->x)) return;
+    float *dx = loom_grad(c, sv->x);
+    if (!dx) return;
+    pool_bwd(dx, sv->y->grad, sv->x->data, &sv->p);
 }
 
 static struct loom_tensor *pool(struct loom_ctx *c, struct loom_tensor *x,
@@ -178,12 +156,11 @@ static struct loom_tensor *pool(struct loom_ctx *c, struct loom_tensor *x,
     struct loom_tensor *y = loom_tensor_new(c, ndim, shape);
     if (!y) return NULL;
     bool grad = loom_needs_grad(c, x);
-    void *ws;
-    if (!pool_fwd(c, y->data, &ws, x->data, p, grad)) return NULL;
+    pool_fwd(y->data, x->data, p);
     if (grad) {
         struct pool_saved *sv = loom_tape_record(c, pool_backward, sizeof *sv, y);
         if (!sv) return NULL;
-        *sv = (struct pool_saved){x, y, ws, *p};
+        *sv = (struct pool_saved){x, y, *p};
     }
     return y;
 }
@@ -262,11 +239,12 @@ static enum loom_status check_pool(struct loom_ctx *c, struct loom_rng *r, struc
                                .H = 1 + loom_rng_below(r, 13),
                                .W = 1 + loom_rng_below(r, 13),
                                .global = global};
+        if (t == 15) p.H = p.W = 40; /* large enough for OpenMP */
         if (global) {
             p.kh = p.H, p.kw = p.W, p.s = 1, p.Ho = p.Wo = 1;
         } else {
-            p.kh = p.kw = 1 + loom_rng_below(r, 3);
-            p.s = 1 + loom_rng_below(r, 3);
+            p.kh = p.kw = t == 15 ? 2 : 1 + loom_rng_below(r, 3);
+            p.s = t == 15 ? 2 : 1 + loom_rng_below(r, 3);
             p.H = LOOM_MAX(p.H, p.kh), p.W = LOOM_MAX(p.W, p.kw);
             p.Ho = (p.H - p.kh) / p.s + 1, p.Wo = (p.W - p.kw) / p.s + 1;
         }
@@ -281,9 +259,8 @@ static enum loom_status check_pool(struct loom_ctx *c, struct loom_rng *r, struc
             loom_check_zeros(&dx, nx);
         loom_check_copy(&dx0, &dx);
         enum loom_status st = LOOM_OK;
-        void *ws;
-        if (!pool_fwd(c, y.p, &ws, x.p, &p, true) || !pool_bwd(c, dx.p, !acc, dy.p, ws, &p))
-            st = loom_error_set(err, c->status, "pool: %s", c->err.message);
+        pool_fwd(y.p, x.p, &p);
+        pool_bwd(dx.p, dy.p, x.p, &p);
         pool_fwd_ref(y0.p, x.p, &p);
         pool_bwd_ref(dx0.p, dy.p, x.p, &p);
         if (!st)

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <png.h>
+
 #include "tests/testlib.h"
 
 static char dir[] = "/tmp/loom-cli-XXXXXX";
@@ -133,4 +135,272 @@ LOOM_TEST(cli_inspect_rejects_a_damaged_file)
     char out[8192];
     assert_int_equal(run("inspect junk.loom", out, sizeof out), 1);
     assert_non_null(strstr(out, "junk.loom"));
+}
+
+/* ---- train, eval, predict, embed, lr-find on a tiny data set ---- */
+
+/* A w x w PNG of one colour, written with libpng. */
+static void put_png(const char *name, int w, const uint8_t rgb[3])
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_true(png && info);
+    if (setjmp(png_jmpbuf(png))) fail_msg("libpng failed writing %s", path);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)w, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    uint8_t row[64 * 3];
+    for (int x = 0; x < w; x++) memcpy(row + 3 * x, rgb, 3);
+    for (int y = 0; y < w; y++) png_write_row(png, row);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+/* The whole of dir/name (malloc'd, NUL-terminated), or NULL. */
+static char *slurp(const char *name, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    if (n) *n = (size_t)len;
+    return buf;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* price = 2·[colour] + size + 1.5·[text says good] + a bit for a red photo. */
+static const char *colours[3] = {"red", "green", "blue"};
+static const char *notes[4] = {"it is good", "quite bad", "good as new", "old and worn"};
+
+static void make_tiny_set(void)
+{
+    setup_dir();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/run* %s/*.loom %s/.*.loomcache", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    static const uint8_t red[3] = {220, 30, 30}, grey[3] = {128, 128, 128};
+    put_png("photos/r.png", 12, red);
+    put_png("photos/g.png", 10, grey);
+    char path[512];
+    snprintf(path, sizeof path, "%s/tiny.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "id,colour,size,note,pics,price\n");
+    uint32_t x = 12345;
+    for (int i = 0; i < 160; i++) {
+        x = x * 1664525u + 1013904223u;
+        int c = (int)(x >> 29) % 3, t = (int)(x >> 24) % 4, p = (int)(x >> 20) % 3;
+        double size = (double)((x >> 8) % 1000) / 100.0;
+        double price = 2.0 * c + size + (t == 0 || t == 2 ? 1.5 : 0) + (p == 1 ? 0.5 : 0);
+        fprintf(f, "t%03d,%s,%.2f,\"%s\",%s,%.3f\n", i, colours[c], size, notes[t],
+                p == 0   ? ""
+                : p == 1 ? "r.png"
+                         : "g.png;r.png",
+                price);
+    }
+    fclose(f);
+    put("tiny.yaml", "data: {train: tiny.csv, split: {valid: 0.25, seed: 2}, images: photos}\n"
+                     "columns:\n"
+                     "  id:     {type: id}\n"
+                     "  colour: {type: category}\n"
+                     "  size:   {type: number}\n"
+                     "  note:   {type: text, max_tokens: 6, min_count: 1}\n"
+                     "  pics:   {type: images}\n"
+                     "  price:  {type: number}\n"
+                     "branches:\n"
+                     "  tab: {encoder: mlp, columns: [colour, size], layers: [16]}\n"
+                     "  txt: {encoder: rnn, columns: [note], embed: 8, hidden: 8}\n"
+                     "  img: {encoder: cnn, columns: [pics], image_size: 8, channels: [4],"
+                     " attention: 4}\n"
+                     "fusion: {layers: [12], dropout: 0}\n"
+                     "outputs:\n"
+                     "  price: {}\n"
+                     "training: {epochs: 4, batch_size: 16, optimizer: {lr: 0.01}, seed: 5}\n");
+    /* rows to predict: no price column; line 4 is bad, line 5 has a missing photo */
+    put("ask.csv", "id,colour,size,note,pics\n"
+                   "q1,red,1.5,\"it is good\",r.png\n"
+                   "q2,blue,7,\"old and worn\",\n"
+                   "q3,green,lots,\"good\",\n"
+                   "q4,green,3.25,\"quite bad\",missing.png;g.png\n"
+                   "q5,purple,2,\"never seen words\",g.png\n");
+}
+
+static void train_tiny(const char *extra)
+{
+    char args[512], out[65536];
+    snprintf(args, sizeof args, "train tiny.yaml --quiet --threads 1 %s", extra);
+    int rc = run(args, out, sizeof out);
+    if (rc != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "rmse"));
+}
+
+LOOM_TEST(cli_train_eval_predict_embed)
+{
+    make_tiny_set();
+    char out[65536];
+    train_tiny("--run-dir run");
+    assert_int_equal(run("inspect run/model.loom", out, sizeof out), 0);
+    assert_non_null(strstr(out, "data_checksum: fnv1a64:"));
+    assert_non_null(strstr(out, "img."));
+    assert_null(strstr(out, "train_state")); /* a model, not a checkpoint */
+    size_t n;
+    char *jsonl = slurp("run/metrics.jsonl", &n);
+    assert_non_null(jsonl);
+    assert_int_equal(count_lines(jsonl), 4); /* one line an epoch */
+    free(jsonl);
+
+    assert_int_equal(run("eval run/model.loom", out, sizeof out), 0);
+    assert_non_null(strstr(out, "rmse"));
+    assert_non_null(strstr(out, "r2"));
+    assert_int_equal(run("eval run/model.loom --json", out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"rmse\":"));
+    /* eval needs the targets */
+    assert_int_equal(run("eval run/model.loom --data ask.csv", out, sizeof out), 1);
+    assert_non_null(strstr(out, "column 'price'"));
+
+    /* predict: one row per good input row, the bad one reported with its line */
+    assert_int_equal(run("predict run/model.loom --data ask.csv --out p1.csv", out, sizeof out), 0);
+    assert_non_null(strstr(out, "line 4"));
+    assert_non_null(strstr(out, "lots"));
+    assert_non_null(strstr(out, "missing.png"));
+    char *p1 = slurp("p1.csv", NULL);
+    assert_non_null(p1);
+    assert_int_equal(count_lines(p1), 5); /* header + q1, q2, q4, q5 */
+    assert_true(strncmp(p1, "id,price\nq1,", 12) == 0);
+    assert_non_null(strstr(p1, "\nq4,"));
+    assert_non_null(strstr(p1, "\nq5,"));
+    assert_null(strstr(p1, "q3"));
+    /* deterministic (and another batch size changes nothing in evaluation) */
+    assert_int_equal(run("predict run/model.loom --data ask.csv --out p2.csv --batch 3 --quiet",
+                         out, sizeof out),
+                     0);
+    char *p2 = slurp("p2.csv", NULL);
+    assert_string_equal(p1, p2);
+    free(p1), free(p2);
+    /* --strict stops at the bad row */
+    assert_int_equal(
+        run("predict run/model.loom --data ask.csv --strict --out p3.csv", out, sizeof out), 1);
+    assert_non_null(strstr(out, "ask.csv:4:"));
+
+    /* embed: a (4, 12) float32 matrix and the ids */
+    assert_int_equal(run("embed run/model.loom --data ask.csv --out e.npy", out, sizeof out), 0);
+    char *npy = slurp("e.npy", &n);
+    assert_non_null(npy);
+    assert_memory_equal(npy, "\x93NUMPY\x01\x00", 8);
+    size_t hlen = (uint8_t)npy[8] | (size_t)(uint8_t)npy[9] << 8;
+    assert_int_equal((10 + hlen) % 64, 0);
+    assert_int_equal(npy[10 + hlen - 1], '\n');
+    assert_non_null(strstr(npy + 10, "'descr': '<f4'"));
+    assert_non_null(strstr(npy + 10, "'shape': (4, 12)"));
+    assert_int_equal(n, 10 + hlen + 4 * 12 * sizeof(float));
+    free(npy);
+    char *ids = slurp("e.ids.txt", NULL);
+    assert_string_equal(ids, "q1\nq2\nq4\nq5\n");
+    free(ids);
+    if (access("/usr/bin/python3", X_OK) == 0 &&
+        system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import numpy; a = numpy.load('%s/e.npy'); "
+                 "assert a.shape == (4, 12) and a.dtype == numpy.float32 and "
+                 "numpy.isfinite(a).all(), (a.shape, a.dtype)\"",
+                 dir);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        printf("    (numpy not found: the .npy file was checked by its bytes only)\n");
+    }
+}
+
+LOOM_TEST(cli_train_resume_continues_exactly)
+{
+    make_tiny_set();
+    char out[65536];
+    train_tiny("--run-dir run_a");
+    assert_int_equal(
+        run("train tiny.yaml --quiet --threads 1 --run-dir run_b --stop-after 11", out, sizeof out),
+        0);
+    assert_non_null(strstr(out, "stopped after 11 steps"));
+    assert_null(slurp("run_b/model.loom", NULL)); /* stopped: no model yet */
+    train_tiny("--run-dir run_b --resume");
+    size_t na, nb;
+    char *a = slurp("run_a/model.loom", &na), *b = slurp("run_b/model.loom", &nb);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na); /* bit-identical weights */
+    free(a), free(b);
+    /* nothing to resume from */
+    assert_int_equal(run("train tiny.yaml --quiet --run-dir run_c --resume", out, sizeof out), 1);
+    assert_non_null(strstr(out, "no valid checkpoint"));
+}
+
+LOOM_TEST(cli_train_branches_and_errors)
+{
+    make_tiny_set();
+    char out[65536];
+    /* an ablation: only the text branch, in its own run directory */
+    train_tiny("--branches txt");
+    assert_int_equal(run("inspect checkpoints/branches-txt/model.loom", out, sizeof out), 0);
+    assert_non_null(strstr(out, "txt."));
+    assert_null(strstr(out, "img."));
+    assert_int_equal(run("train tiny.yaml --branches tab,imgs", out, sizeof out), 1);
+    assert_non_null(strstr(out, "no branch 'imgs'"));
+    assert_non_null(strstr(out, "did you mean 'img'"));
+    /* a schema with an error: every error with its place, exit 1 */
+    put("bad.yaml", "data: {train: tiny.csv}\n"
+                    "columns:\n"
+                    "  size: {type: number}\n"
+                    "  price: {type: numbr}\n"
+                    "branches: {tab: {encoder: mlp, columns: [size]}}\n"
+                    "outputs: {price: {}}\n");
+    assert_int_equal(run("train bad.yaml", out, sizeof out), 1);
+    assert_non_null(strstr(out, "bad.yaml:4:"));
+    /* usage errors */
+    assert_int_equal(run("train", out, sizeof out), 2);
+    assert_int_equal(run("train tiny.yaml --epochs many", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--epochs wants an integer"));
+    assert_int_equal(run("predict x.loom", out, sizeof out), 2);
+    assert_int_equal(run("eval x.loom --split train", out, sizeof out), 2);
+    static const char *cmds[] = {"train", "eval", "predict", "embed", "lr-find", "inspect"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        assert_int_equal(run(args, out, sizeof out), 0);
+        assert_non_null(strstr(out, "usage: loom"));
+    }
+    assert_int_equal(run("eval nothere.loom", out, sizeof out), 1);
+    assert_non_null(strstr(out, "nothere.loom"));
+}
+
+LOOM_TEST(cli_lr_find_prints_a_curve_and_a_rate)
+{
+    make_tiny_set();
+    char out[65536];
+    int rc = run("lr-find tiny.yaml --steps 40 --threads 1 --quiet", out, sizeof out);
+    if (rc) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "smoothed"));
+    assert_non_null(strstr(out, "suggested rate: "));
+    assert_non_null(strstr(out, "(rate, log scale)"));
 }

@@ -67,8 +67,8 @@ static enum loom_status fake_init(struct loom_encoder *e, const struct loom_sche
     return LOOM_OK;
 }
 
-static struct loom_tensor *fake_forward(struct loom_ctx *c, struct loom_encoder *e,
-                                        const struct loom_batch *b)
+static struct loom_tensor *fake_forward(struct loom_ctx *c, const struct loom_encoder *e,
+                                        const struct loom_batch *b, const float **attention)
 {
     struct fake *f = e->state;
     struct loom_tensor *x = loom_tensor_zeros(c, LOOM_SHAPE(b->n, f->in));

@@ -277,7 +277,7 @@ LOOM_TEST(model_save_open_identical)
     struct loom_error err = {0};
     assert_int_equal(loom_model_save(m, path, NULL, &err), LOOM_OK);
     struct loom_model *m2 = NULL;
-    enum loom_status st = loom_model_open(path, &fx_opts, &m2, &err);
+    enum loom_status st = loom_model_open_with(path, &fx_opts, &m2, &err);
     if (st) fprintf(stderr, "%s\n", err.message);
     assert_int_equal(st, LOOM_OK);
     assert_int_equal(m2->store.n, m->store.n);
@@ -307,7 +307,7 @@ LOOM_TEST(model_save_open_identical)
     fputc(0x5a, f);
     fclose(f);
     struct loom_model *m3 = NULL;
-    assert_int_not_equal(loom_model_open(path2, &fx_opts, &m3, &err), LOOM_OK);
+    assert_int_not_equal(loom_model_open_with(path2, &fx_opts, &m3, &err), LOOM_OK);
     assert_null(m3);
     fx_data_done(&d);
     loom_model_free(&m);

@@ -360,7 +360,7 @@ LOOM_TEST(resume_is_exact)
     /* best.loom is an ordinary model */
     snprintf(path, sizeof path, "%s/best.loom", da);
     struct loom_model *best = NULL;
-    assert_int_equal(loom_model_open(path, &fx_opts, &best, &err), LOOM_OK);
+    assert_int_equal(loom_model_open_with(path, &fx_opts, &best, &err), LOOM_OK);
     loom_model_free(&best);
     task_done(&a), task_done(&b);
     fx_rmdir(da), fx_rmdir(db);
@@ -487,7 +487,7 @@ LOOM_TEST(real_encoders_train_save_open)
     snprintf(path, sizeof path, "%s/final.loom", dir);
     assert_int_equal(loom_model_save(m, path, NULL, &err), LOOM_OK);
     struct loom_model *m2 = NULL;
-    assert_int_equal(loom_model_open(path, NULL, &m2, &err), LOOM_OK);
+    assert_int_equal(loom_model_open_with(path, NULL, &m2, &err), LOOM_OK);
     struct loom_batch b;
     struct loom_batch_col cols[8];
     int64_t rows[NTRAIN];

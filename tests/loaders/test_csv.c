@@ -158,6 +158,11 @@ static const struct csv_case cases[] = {
     {"csv_only_doubled_quote", IN("\"\"\"\"\n"), .want = "1:\\\"\n"},
     {"csv_quote_inside_unquoted_kept", IN("5'10\",x\n"), .want = "1:5'10\\\"|x\n"},
     {"csv_empty_fields", IN("a,,c\n,,\n"), .want = "1:a||c\n2:||\n"},
+    /* found by tests/fuzz (clang's UBSan: NULL + 0 before the record buffer
+     * existed); corpus/csv/empty_first_field.csv */
+    {"csv_empty_first_field", IN(",x\n1,2\n"), .want = "1:|x\n2:1|2\n"},
+    {"csv_header_empty_first_name", IN(";b1b\b\bs\"(\"\n"), .header = true,
+     .opt = {.delimiter = ';', .buffer_size = 6}, .want = "!H1\n"},
     {"csv_quoted_empty_field", IN("\"\",x,\n"), .want = "1:\"\"|x|\n"},
     {"csv_trailing_delimiter", IN("a,b,\n1,2,"), .want = "1:a|b|\n2:1|2|\n"},
     {"csv_quoted_last_field_at_eof", IN("a,\"b\""), .want = "1:a|b\n"},

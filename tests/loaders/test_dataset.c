@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "loaders/dataset.h"
 #include "loaders/prep_internal.h"
@@ -463,13 +464,24 @@ static void many_rows(struct fx *f, int n)
     free(csv);
 }
 
+/* The number k of row i's id "k<k>" (ids are not NUL-terminated: they sit
+ * end to end in one pool). */
+static int id_number(const struct loom_dataset *d, int64_t i)
+{
+    size_t len;
+    const char *id = loom_dataset_row_id(d, i, &len);
+    char buf[32];
+    assert_true(len > 1 && len < sizeof buf);
+    memcpy(buf, id, len);
+    buf[len] = 0;
+    return atoi(buf + 1);
+}
+
 static int64_t ids_to_set(const struct loom_dataset *d, uint8_t *seen, int n)
 {
     int64_t rows = loom_dataset_rows(d);
     for (int64_t i = 0; i < rows; i++) {
-        size_t len;
-        const char *id = loom_dataset_row_id(d, i, &len);
-        int k = atoi(id + 1);
+        int k = id_number(d, i);
         assert_true(k >= 0 && k < n);
         seen[k]++;
     }
@@ -495,9 +507,7 @@ LOOM_TEST(dataset_split_deterministic)
     for (int i = 0; i < n; i++) assert_int_equal(seen[i], 1);
     /* Row k is held out exactly when the split function says so. */
     for (int64_t i = 0; i < nva; i++) {
-        size_t len;
-        int k = atoi(loom_dataset_row_id(va, i, &len) + 1);
-        assert_true(loom_split_held_out(&f.s, k));
+        assert_true(loom_split_held_out(&f.s, id_number(va, i)));
     }
     /* Another seed, another split. */
     int differ = 0;
@@ -633,6 +643,59 @@ LOOM_TEST(dataset_cache_reuse_invalidate_damage)
     cleanup(&f);
 }
 
+/* Found by tests/fuzz/fuzz_cache: a cache whose checksums are right but
+ * whose id texts hold a NUL byte (or invalid UTF-8), which no CSV pass can
+ * produce, was trusted. Now it is refused and the split rebuilt. */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+LOOM_TEST(dataset_cache_refuses_bad_id_text)
+{
+    struct fx f;
+    make_files(&f);
+    load_schema(&f, NULL, "skip");
+    struct loom_prep *p = fit(&f, NULL);
+    struct loom_data_report r;
+    struct loom_dataset *d = open_split(&f, p, LOOM_SPLIT_TRAIN, true, &r);
+    char path[512];
+    snprintf(path, sizeof path, "%s", loom_dataset_cache_path(d));
+    loom_dataset_close(&d);
+    size_t n;
+    uint8_t *orig = fx_read(path, &n);
+    assert_non_null(orig);
+    /* the id pool: section kind 3 of the table after the 64-byte header */
+    uint32_t nsec = orig[12] | orig[13] << 8 | orig[14] << 16 | (uint32_t)orig[15] << 24;
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < nsec; i++) {
+        const uint8_t *e = orig + 64 + 32 * (size_t)i;
+        if (e[0] != 3) continue;
+        for (int k = 7; k >= 0; k--) off = off << 8 | e[8 + k];
+    }
+    assert_true(off > 0 && off < n);
+    static const uint8_t bad_bytes[2] = {0x00, 0xff}; /* NUL; not UTF-8 */
+    for (int i = 0; i < 2; i++) {
+        uint8_t *bad = malloc(n);
+        memcpy(bad, orig, n);
+        bad[off] = bad_bytes[i]; /* the first byte of the first id, "r1" */
+        put_le32(bad + 40, (uint32_t)crc32_z(0L, bad + 64, n - 64));
+        put_le32(bad + 48, (uint32_t)crc32(0L, bad, 48));
+        write_file("/", path + 1, bad, n);
+        free(bad);
+        d = open_split(&f, p, LOOM_SPLIT_TRAIN, true, &r);
+        assert_false(r.from_cache);
+        size_t len = 0;
+        const char *id = loom_dataset_row_id(d, 0, &len);
+        assert_int_equal(len, 2);
+        assert_memory_equal(id, "r1", 2);
+        loom_dataset_close(&d);
+    }
+    free(orig);
+    loom_prep_free(&p);
+    cleanup(&f);
+}
+
 LOOM_TEST(dataset_batcher_threads_seek)
 {
     struct fx f;
@@ -688,6 +751,73 @@ found:
     loom_batcher_free(&b1);
     loom_batcher_free(&b2);
     loom_batcher_free(&b3);
+    loom_dataset_close(&d);
+    loom_prep_free(&p);
+    cleanup(&f);
+}
+
+/* Any CSV through a fitted prep (prediction): output columns may be absent
+ * with targets_optional (read as missing), every row is read whatever the
+ * split, and without the option a missing output column is an error naming
+ * it. */
+LOOM_TEST(dataset_open_file_targets_optional)
+{
+    struct fx f;
+    make_files(&f);
+    load_schema(&f, "  split: {valid: 0.5, seed: 3}\n  max_bad_images: 0.9\n", "skip");
+    struct loom_prep *p = fit(&f, NULL);
+    const char *csv = "num,id,cat,flag,when,title,photos,tags\n" /* no price, no emb */
+                      "3.0,p1,blue,yes,2024-01-02,hello,b.png,x\n"
+                      "oops,p2,red,no,,,,\n"
+                      "4.0,p3,red,no,,,a.jpg;bad.jpg,\n"
+                      "5.0,p4,pink,no,,world,,y\n";
+    write_file(f.dir, "predict.csv", csv, strlen(csv));
+    char path[256];
+    snprintf(path, sizeof path, "%s/predict.csv", f.dir);
+    struct loom_dataset_opts o;
+    loom_dataset_opts_default(&o);
+    struct loom_dataset *d = NULL;
+    struct loom_data_report rep;
+    struct loom_error e = {0};
+    assert_int_equal(loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e), LOOM_ERR_SCHEMA);
+    assert_non_null(strstr(e.message, "column 'emb'")); /* the first missing */
+    assert_null(d);
+
+    o.targets_optional = true;
+    o.use_cache = true; /* ignored: a file is never cached */
+    enum loom_status st = loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e);
+    if (st) fprintf(stderr, "%s\n", e.message);
+    assert_int_equal(st, LOOM_OK);
+    assert_null(loom_dataset_cache_path(d));
+    assert_int_equal(rep.rows_read, 4);
+    assert_int_equal(rep.rows_ok, 3);
+    assert_int_equal(rep.rows_bad, 1);
+    assert_true(report_has(&rep, "line 3") && report_has(&rep, "oops"));
+    assert_int_equal(rep.images_bad, 1);
+    assert_int_equal(loom_dataset_rows(d), 3);
+    size_t len;
+    assert_memory_equal(loom_dataset_row_id(d, 2, &len), "p4", 2);
+    assert_int_equal(loom_dataset_row_line(d, 2), 5);
+    struct loom_batcher *b = whole(d);
+    const struct loom_batch *bt;
+    assert_int_equal(loom_batcher_next(b, &bt, NULL), LOOM_OK);
+    assert_int_equal(bt->n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_near(bt->cols[C_PRICE].present[i], 0, 0); /* absent: missing */
+        assert_near(bt->cols[C_EMB].present[i], 0, 0);
+    }
+    assert_int_equal(bt->cols[C_CAT].ids[2], LOOM_CATEGORY_UNKNOWN); /* pink */
+    const int64_t want_off[4] = {0, 1, 2, 2};
+    assert_memory_equal(bt->cols[C_PHOTOS].offsets, want_off, sizeof want_off);
+    loom_batcher_free(&b);
+    loom_dataset_close(&d);
+
+    /* the training file through it: every row, the split ignored */
+    o.targets_optional = false;
+    snprintf(path, sizeof path, "%s/train.csv", f.dir);
+    assert_int_equal(loom_dataset_open_file(&f.s, p, path, &o, &d, &rep, &e), LOOM_OK);
+    assert_int_equal(rep.rows_read, 7);
+    assert_int_equal(loom_dataset_rows(d), 6);
     loom_dataset_close(&d);
     loom_prep_free(&p);
     cleanup(&f);

@@ -141,7 +141,7 @@ double mt_fit(struct mt_model *m, const struct loom_batch *b, const float *y, bo
     for (int t = 0; t < steps; t++) {
         loom_ctx_reset(&c);
         c.grad_enabled = c.training = true;
-        struct loom_tensor *z = loom_encoder_forward(&c, &m->e, b);
+        struct loom_tensor *z = loom_encoder_forward(&c, &m->e, b, NULL);
         z = loom_reshape(&c, loom_linear(&c, z, m->head_w, m->head_b), LOOM_SHAPE(b->n));
         struct loom_tensor *target = loom_tensor_wrap(&c, (float *)y, LOOM_SHAPE(b->n));
         struct loom_tensor *l = bce ? loom_bce_logits_loss(&c, z, target, NULL, NULL)
@@ -164,7 +164,7 @@ float *mt_predict(struct mt_model *m, const struct loom_batch *b)
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 1);
     struct loom_tensor *z =
-        loom_linear(&c, loom_encoder_forward(&c, &m->e, b), m->head_w, m->head_b);
+        loom_linear(&c, loom_encoder_forward(&c, &m->e, b, NULL), m->head_w, m->head_b);
     if (!z) fprintf(stderr, "predict: %s\n", c.err.message);
     assert_non_null(z);
     float *out = malloc((size_t)b->n * sizeof *out);
@@ -198,7 +198,7 @@ static double loss_at(struct loom_ctx *c, struct loom_encoder *e, const struct l
     loom_ctx_reset(c);
     c->training = training;
     c->grad_enabled = false;
-    struct loom_tensor *y = loom_encoder_forward(c, e, b);
+    struct loom_tensor *y = loom_encoder_forward(c, e, b, NULL);
     if (!y) fprintf(stderr, "forward: %s\n", c->err.message);
     assert_non_null(y);
     assert_int_equal(y->size, n);
@@ -214,7 +214,7 @@ void mt_gradcheck(struct loom_encoder *e, struct loom_store *st, const struct lo
     loom_ctx_init(&c, 0, 3);
     c.training = training;
     c.grad_enabled = true;
-    struct loom_tensor *y = loom_encoder_forward(&c, e, b);
+    struct loom_tensor *y = loom_encoder_forward(&c, e, b, NULL);
     if (!y) fprintf(stderr, "forward: %s\n", c.err.message);
     assert_non_null(y);
     int64_t n = y->size;

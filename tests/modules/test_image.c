@@ -74,7 +74,8 @@ static void check_pool(const char *pool, size_t params, bool attention)
     for (int training = 0; training < 2; training++) {
         loom_ctx_reset(&c);
         c.training = c.grad_enabled = training;
-        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b);
+        const float *att = NULL;
+        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b, &att);
         if (!y) fail_msg("%s: %s", pool, c.err.message);
         assert_int_equal(y->shape[0], 5);
         assert_int_equal(y->shape[1], 6);
@@ -83,9 +84,9 @@ static void check_pool(const char *pool, size_t params, bool attention)
             assert_true(y->data[4 * 6 + k] == empty[k]);
         }
         if (attention)
-            check_attention(m.e.attention, bc->offsets, 5);
+            check_attention(att, bc->offsets, 5);
         else
-            assert_null(m.e.attention);
+            assert_null(att);
         if (training) assert_int_equal(loom_backward(&c, loom_scale(&c, y, 1.0f), NULL), LOOM_OK);
     }
     loom_ctx_done(&c);
@@ -125,7 +126,7 @@ LOOM_TEST(image_batch_without_photos)
         for (int training = 0; training < 2; training++) {
             loom_ctx_reset(&c);
             c.training = c.grad_enabled = training;
-            struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b);
+            struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b, NULL);
             if (!y) fail_msg("%s: %s", pools[pi], c.err.message);
             for (int64_t i = 0; i < y->size; i++) assert_true(y->data[i] == empty[i % 6]);
             if (!training) continue;
@@ -165,7 +166,8 @@ LOOM_TEST(image_two_columns)
     for (int training = 0; training < 2; training++) {
         loom_ctx_reset(&c);
         c.training = c.grad_enabled = training;
-        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b);
+        const float *att = NULL;
+        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b, &att);
         if (!y) fail_msg("%s", c.err.message);
         assert_int_equal(y->shape[1], 12);
         for (int k = 0; k < 6; k++) {
@@ -173,19 +175,19 @@ LOOM_TEST(image_two_columns)
             assert_true(y->data[1 * 12 + 6 + k] == empty[k]); /* row 1: no b */
             assert_true(y->data[0 * 12 + 6 + k] != empty[k]);
         }
-        check_attention(m.e.attention, a->offsets, 3);
-        check_attention(m.e.attention + a->count, b->offsets, 3);
+        check_attention(att, a->offsets, 3);
+        check_attention(att + a->count, b->offsets, 3);
     }
     /* in evaluation, each column alone gives the same pooled vectors (one
      * CNN call or two: the running statistics make no difference) */
     loom_ctx_reset(&c);
     c.training = c.grad_enabled = false;
-    struct loom_tensor *both = loom_encoder_forward(&c, &m.e, &mb.b);
+    struct loom_tensor *both = loom_encoder_forward(&c, &m.e, &mb.b, NULL);
     struct mt_batch one;
     mt_batch_init(&one, &m.s, 3);
     one.b.cols[0] = mb.b.cols[0];
     one.b.cols[1] = mb.b.cols[0]; /* column a in both places */
-    struct loom_tensor *aa = loom_encoder_forward(&c, &m.e, &one.b);
+    struct loom_tensor *aa = loom_encoder_forward(&c, &m.e, &one.b, NULL);
     assert_non_null(aa);
     for (int64_t row = 0; row < 3; row++)
         for (int k = 0; k < 6; k++)
@@ -216,23 +218,24 @@ LOOM_TEST(image_max_images)
     memcpy(ps->pixels + 2 * 3 * S * S, pb->pixels + 5 * 3 * S * S, img);
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 1);
-    struct loom_tensor *yb = loom_encoder_forward(&c, &m.e, &big.b);
+    const float *att = NULL;
+    struct loom_tensor *yb = loom_encoder_forward(&c, &m.e, &big.b, &att);
     assert_non_null(yb);
     float ab[6];
-    memcpy(ab, m.e.attention, sizeof ab);
-    struct loom_tensor *ys = loom_encoder_forward(&c, &m.e, &small.b);
+    memcpy(ab, att, sizeof ab);
+    struct loom_tensor *ys = loom_encoder_forward(&c, &m.e, &small.b, &att);
     assert_non_null(ys);
     for (int64_t i = 0; i < ys->size; i++) assert_near(yb->data[i], ys->data[i], 1e-6);
-    assert_near(ab[0], m.e.attention[0], 1e-6);
-    assert_near(ab[1], m.e.attention[1], 1e-6);
+    assert_near(ab[0], att[0], 1e-6);
+    assert_near(ab[1], att[1], 1e-6);
     assert_true(ab[2] == 0 && ab[3] == 0 && ab[4] == 0 && ab[5] == 1.0f);
     /* training: 2 of the 5, different subsets over steps */
     unsigned seen = 0;
     for (int step = 0; step < 20; step++) {
         loom_ctx_reset(&c);
         c.training = c.grad_enabled = true;
-        assert_non_null(loom_encoder_forward(&c, &m.e, &big.b));
-        const float *a = m.e.attention;
+        const float *a = NULL;
+        assert_non_null(loom_encoder_forward(&c, &m.e, &big.b, &a));
         unsigned mask = 0;
         double sum = 0;
         for (int k = 0; k < 5; k++)

@@ -111,7 +111,7 @@ LOOM_TEST(reference_param_counts)
     loom_ctx_init(&c, 0, 1);
     c.training = c.grad_enabled = true;
     struct loom_tensor *z[3];
-    for (int b = 0; b < 3; b++) z[b] = loom_encoder_forward(&c, &e[b], &mb.b);
+    for (int b = 0; b < 3; b++) z[b] = loom_encoder_forward(&c, &e[b], &mb.b, NULL);
     struct loom_tensor *fused = loom_concat(&c, 3, z);
     if (!fused) fail_msg("%s", c.err.message);
     assert_int_equal(fused->shape[1], 768);

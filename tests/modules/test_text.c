@@ -62,7 +62,7 @@ static void check_text(const char *opts, int width, size_t params)
     for (int training = 0; training < 2; training++) {
         loom_ctx_reset(&c);
         c.training = c.grad_enabled = training;
-        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b);
+        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b, NULL);
         if (!y) fail_msg("%s: %s", opts, c.err.message);
         assert_int_equal(y->ndim, 2);
         assert_int_equal(y->shape[0], 5);
@@ -143,7 +143,7 @@ LOOM_TEST(text_pools_match_ops)
         text_batch(&mb, &m.s, 5, 2);
         struct loom_ctx c;
         loom_ctx_init(&c, 0, 1);
-        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b);
+        struct loom_tensor *y = loom_encoder_forward(&c, &m.e, &mb.b, NULL);
         assert_non_null(y);
         /* title by hand */
         const struct loom_batch_col *bc = &mb.b.cols[0];
