@@ -31,7 +31,7 @@
  * --init also writes the model's initial params (seed S) as init/<name>.npy,
  * and --order E the rows of loom's training batches (seed S: the order
  * torch-twin-loom-train --seed S trains in) for E epochs as
- * train.order.npy (E, batches x batch size) int64; with both, train.py
+ * train.order.npy (E, rows an epoch) int64; with both, train.py
  * --init --loom-order starts from loom's weights and takes loom's batches.
  */
 #include <errno.h>
@@ -499,17 +499,19 @@ static bool write_init(const char *dir, const struct loom_model *m)
 /* loom_train's training batches (seed) for `epochs` epochs: their rows. */
 static bool write_order(const char *dir, const struct twin *t, uint64_t seed, int epochs)
 {
-    struct loom_batcher_opts bo = {.batch_size = t->m->schema.training.batch_size,
-                                   .shuffle = true,
-                                   .training = true,
-                                   .drop_last = true,
-                                   .seed = seed,
-                                   .threads = 1};
+    struct loom_batcher_opts bo = {
+        .batch_size = t->m->schema.training.batch_size,
+        .shuffle = true,
+        .training = true,
+        .drop_last = loom_dataset_rows(t->train) % t->m->schema.training.batch_size == 1,
+        .seed = seed,
+        .threads = 1};
     struct loom_batcher *bat = NULL;
     struct loom_error err = {0};
     struct buf rows = {0};
     bool ok = !loom_batcher_new(t->train, &bo, &bat, &err);
-    int64_t per = ok ? loom_batcher_count(bat) * bo.batch_size : 0;
+    int64_t per =
+        ok ? LOOM_MIN(loom_dataset_rows(t->train), loom_batcher_count(bat) * bo.batch_size) : 0;
     for (int e = 0; ok && e < epochs; e++)
         for (;;) {
             const struct loom_batch *b = NULL;

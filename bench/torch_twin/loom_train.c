@@ -11,7 +11,8 @@
  * function (evaluation mode) from the same weights.
  * The seed initialises the model, orders the training rows and drives
  * dropout. Training batches: the schema's batch size, shuffled, the last
- * partial batch dropped; evaluation batches in order. No checkpoints.
+ * partial batch dropped only when it would be one row (as `loom train`);
+ * evaluation batches in order. No checkpoints.
  * Metrics of the first number output: the validation loss (MSE in the
  * normalised space) and its root, the RMSE of log1p(price) ("rmsle") and of
  * the price in the column's units.
@@ -106,7 +107,7 @@ int main(int argc, char **argv)
     struct loom_batcher_opts to = {.batch_size = tr->batch_size,
                                    .shuffle = true,
                                    .training = true,
-                                   .drop_last = true,
+                                   .drop_last = loom_dataset_rows(t.train) % tr->batch_size == 1,
                                    .seed = seed,
                                    .threads = 1};
     struct loom_batcher_opts vo = {.batch_size = tr->batch_size, .threads = 1};

@@ -32,7 +32,8 @@ tabular.c, text.c, image.c and fusion/model.c):
         stepped after every batch
   data  per epoch a random permutation (numpy, seeded; not loom's Philox;
         --loom-order: loom's own batches, exported), batches of batch_size,
-        the last partial batch dropped; evaluation in order. Photos: the
+        the last partial batch dropped only when it would be one row (as
+        loom train does); evaluation in order. Photos: the
         exported bytes through loom's own byte -> float table
         (DIR/<col>.lut.npy).
 
@@ -482,7 +483,11 @@ def main():
         raise SystemExit("the twin takes AdamW without clipping")
     opt = torch.optim.AdamW(model.parameters(), lr=op["lr"], betas=(op["momentum"], op["beta2"]),
                             eps=op["eps"], weight_decay=op["weight_decay"])
-    per_epoch = train.n // bs
+    # loom train drops the last partial batch only when it would be one row
+    # (batch norm needs two): cli/cmd_train.c
+    drop_last = train.n % bs == 1
+    per_epoch = train.n // bs if drop_last else -(-train.n // bs)
+    used = min(train.n, per_epoch * bs)
     sched = None
     if sc["type"] == "one_cycle" and not a.eval:  # (no steps to schedule in --eval)
         sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -493,8 +498,8 @@ def main():
     elif sc["type"] not in ("constant", "one_cycle"):
         raise SystemExit(f"schedule {sc['type']} not in the twin")
     order = np.load(os.path.join(a.data, "train.order.npy")) if a.loom_order else None
-    if order is not None and (order.shape[0] < epochs or order.shape[1] != per_epoch * bs):
-        raise SystemExit(f"train.order.npy holds {order.shape}, not {epochs} epochs of {per_epoch} batches")
+    if order is not None and (order.shape[0] < epochs or order.shape[1] != used):
+        raise SystemExit(f"train.order.npy holds {order.shape}, not {epochs} epochs of {used} rows")
     every = max(1, (per_epoch + 9) // 10)  # progress lines as loom's trainer prints them
     step = 0
     r = {}
@@ -508,7 +513,7 @@ def main():
         perm = order[ep] if order is not None else rng.permutation(train.n)
         loss_sum, rows = 0.0, 0
         for k in range(per_epoch):
-            b = train.collate(perm[k * bs:(k + 1) * bs])
+            b = train.collate(perm[k * bs:min((k + 1) * bs, used)])
             t, w = target(b, col)
             loss = masked_mse(model(b), t, w)
             opt.zero_grad(set_to_none=True)
