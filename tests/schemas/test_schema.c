@@ -658,7 +658,7 @@ LOOM_TEST(schema_example_loads_and_dump_reloads_identically)
     assert_int_equal(s.columns[price].number.transform, LOOM_TRANSFORM_LOG1P);
     assert_int_equal(s.columns[loom_schema_find_column(&s, "brand")].category.min_count, 3);
     assert_true(s.outputs[0].has_range);
-    assert_near(s.outputs[0].range[1], 9, 0);
+    assert_near(s.outputs[0].range[1], 10000, 0);
     assert_near(s.training.optimizer.lr, 3e-3, 0);
     assert_int_equal(s.training.seed, 42);
 
@@ -668,7 +668,7 @@ LOOM_TEST(schema_example_loads_and_dump_reloads_identically)
     assert_non_null(strstr(one, "    embed: auto\n"));
     assert_non_null(strstr(one, "    conv1d: null\n"));
     assert_non_null(strstr(one, "    final_div_factor: 10000\n"));
-    assert_non_null(strstr(one, "    range: [0, 9]\n"));
+    assert_non_null(strstr(one, "    range: [0, 10000]\n"));
     st = loom_schema_load_mem(one, strlen(one), NULL, "dump", &no_files, &s2, &d);
     if (st != LOOM_OK) {
         fputs(one, stderr);
