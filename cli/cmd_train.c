@@ -9,6 +9,7 @@
  * metrics. Exit 0 when trained (or stopped by --stop-after), 1 on failure,
  * 2 on usage.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static const char *const CMD = "train";
 struct opts {
     const char *schema, *out, *run_dir, *branches;
     bool resume, no_cache, quiet;
-    long long epochs, seed, threads, stop_after;
+    long long epochs, seed, threads, stop_after, checkpoint_every;
 };
 
 static void usage(FILE *f)
@@ -45,6 +46,9 @@ static void usage(FILE *f)
                "                   columns are not used; the outputs are the same)\n"
                "  --stop-after N   stop after N steps in all, leaving a checkpoint that\n"
                "                   --resume continues from\n"
+               "  --checkpoint-every N\n"
+               "                   also write last.loom every N steps (default: at the end\n"
+               "                   of each epoch only)\n"
                "  --no-cache       neither read nor write the dataset cache\n"
                "  --quiet          no progress and no data report\n");
 }
@@ -73,6 +77,9 @@ static int parse(int argc, char **argv, struct opts *o)
             if (!loom_cli_int(CMD, a, argv[++i], 0, 1024, &o->threads)) return LOOM_EXIT_USAGE;
         } else if (!strcmp(a, "--stop-after") && has) {
             if (!loom_cli_int(CMD, a, argv[++i], 1, INT64_MAX, &o->stop_after))
+                return LOOM_EXIT_USAGE;
+        } else if (!strcmp(a, "--checkpoint-every") && has) {
+            if (!loom_cli_int(CMD, a, argv[++i], 1, INT64_MAX, &o->checkpoint_every))
                 return LOOM_EXIT_USAGE;
         } else if (!strcmp(a, "--resume")) {
             o->resume = true;
@@ -139,32 +146,65 @@ static long long checkpoint_step(const char *path, char *why, size_t n)
     return v;
 }
 
-/* The newest valid checkpoint of dir into path, or false (printed why). */
-static bool newest_checkpoint(const char *dir, char *path, size_t n)
+/* The checkpoints a run directory may hold (trainer.h). */
+static const char *const checkpoints[3] = {"last.loom", "previous.loom", "best.loom"};
+
+/* The newest checkpoint of dir that opens (header, sizes, checksum) into
+ * path, or false (printed why). A damaged one is reported and passed over:
+ * the resume takes an older one. */
+static bool newest_checkpoint(const char *dir, char *path, size_t n, bool quiet)
 {
-    static const char *const names[2] = {"last.loom", "best.loom"};
-    char why[2][4800], cand[4096];
-    long long best = -1;
-    for (int i = 0; i < 2; i++) {
-        snprintf(cand, sizeof cand, "%s/%s", dir, names[i]);
-        long long step = checkpoint_step(cand, why[i], sizeof why[i]);
-        if (step > best) {
-            best = step;
+    char why[3][4800], cand[4096];
+    long long best = -1, steps[3];
+    bool there[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(cand, sizeof cand, "%s/%s", dir, checkpoints[i]);
+        there[i] = access(cand, F_OK) == 0;
+        steps[i] = checkpoint_step(cand, why[i], sizeof why[i]);
+        if (steps[i] > best) {
+            best = steps[i];
             snprintf(path, n, "%s", cand);
         }
     }
-    if (best >= 0) return true;
-    fprintf(stderr, "loom %s: --resume: no valid checkpoint in %s\n  %s\n  %s\n", CMD, dir, why[0],
-            why[1]);
-    return false;
+    if (best < 0) {
+        fprintf(stderr, "loom %s: --resume: no valid checkpoint in %s\n  %s\n  %s\n  %s\n", CMD,
+                dir, why[0], why[1], why[2]);
+        return false;
+    }
+    for (int i = 0; i < 3 && !quiet; i++)
+        if (steps[i] < 0 && there[i])
+            fprintf(stderr, "loom %s: --resume: passing over %s\n", CMD, why[i]);
+    return true;
+}
+
+/* Temporary files of saves a kill interrupted (".last.loom.tmp-XXXXXX", see
+ * core/model_file.h) and of metrics.jsonl's rewrite: never complete, removed. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char path[4400];
+    for (struct dirent *e; (e = readdir(d));) {
+        bool stale = !strcmp(e->d_name, "metrics.jsonl.tmp");
+        for (int i = 0; i < 3 && !stale; i++) {
+            size_t k = strlen(checkpoints[i]);
+            stale = e->d_name[0] == '.' && !strncmp(e->d_name + 1, checkpoints[i], k) &&
+                    !strncmp(e->d_name + 1 + k, ".tmp-", 5);
+        }
+        if (!stale) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
 }
 
 /* A fresh run starts with no checkpoint or metrics of an earlier one. */
 static bool clear_run(const char *dir)
 {
-    static const char *const names[3] = {"last.loom", "best.loom", "metrics.jsonl"};
+    static const char *const names[4] = {"last.loom", "previous.loom", "best.loom",
+                                         "metrics.jsonl"};
     char path[4096];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (unlink(path) != 0 && errno != ENOENT) {
             fprintf(stderr, "loom %s: %s: cannot remove: %s\n", CMD, path, strerror(errno));
@@ -367,8 +407,9 @@ int loom_cmd_train(int argc, char **argv)
     }
     char resume[4200];
     /* a fresh run starts clean, once everything it needs is there */
+    remove_stale_temps(r.run_dir);
     if ((!o.resume && !clear_run(r.run_dir)) ||
-        (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume))) {
+        (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume, o.quiet))) {
         run_done(&r);
         return LOOM_EXIT_FAIL;
     }
@@ -378,6 +419,7 @@ int loom_cmd_train(int argc, char **argv)
                                  .run_dir = r.run_dir,
                                  .resume = o.resume ? resume : NULL,
                                  .stop_after = o.stop_after,
+                                 .checkpoint_every = o.checkpoint_every,
                                  .data_seed = (uint64_t)r.m->schema.training.seed,
                                  .progress = o.quiet ? NULL : stderr,
                                  .on_epoch = on_epoch,

@@ -10,8 +10,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model_file_impl.h"
@@ -284,6 +286,22 @@ static bool sink_put(struct sink *k, const void *p, size_t n)
     return true;
 }
 
+/* The crash-safety test's hook (tests/cli/test_crash.c): with
+ * LOOM_TEST_SAVE_PAUSE_MS=N in the environment, a save to a file sleeps N ms
+ * with half of the tensors written to the temporary file, and N ms more
+ * between its fsync and the rename, so that a SIGKILL can be aimed at a
+ * checkpoint being written. Nothing else reads it; unset, it costs a getenv
+ * per save. */
+static void test_pause(void)
+{
+    const char *v = getenv("LOOM_TEST_SAVE_PAUSE_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms <= 0 || ms > 10000) return;
+    struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 static bool emit(struct sink *k, const struct plan *p)
 {
     uint64_t hlen = p->json_len + p->pad;
@@ -291,7 +309,10 @@ static bool emit(struct sink *k, const struct plan *p)
     for (int i = 0; i < 8; i++) le[i] = (unsigned char)(hlen >> (8 * i));
     bool ok =
         sink_put(k, le, 8) && sink_put(k, p->json, p->json_len) && sink_put(k, "        ", p->pad);
-    for (size_t i = 0; ok && i < p->n; i++) ok = sink_put(k, p->order[i]->data, p->order[i]->bytes);
+    for (size_t i = 0; ok && i < p->n; i++) {
+        if (k->fd >= 0 && i == p->n / 2 && (ok = sink_flush(k))) test_pause();
+        ok = ok && sink_put(k, p->order[i]->data, p->order[i]->bytes);
+    }
     return ok && sink_flush(k);
 }
 
@@ -376,6 +397,7 @@ enum loom_status loom_model_file_save(const char *path, const struct loom_mf_sav
         st = io_fail(err, path, "write", errno);
         goto unlink;
     }
+    test_pause();
     if (rename(tmp, path) != 0) {
         st = io_fail(err, path, "rename", errno);
         goto unlink;

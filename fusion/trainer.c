@@ -4,6 +4,7 @@
  * progress line. The train state's file format is checkpoint.c's; the
  * learning-rate finder is lr_find.c.
  */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -264,6 +265,38 @@ static enum loom_status append_jsonl(const char *dir, const struct loom_epoch_in
     return LOOM_OK;
 }
 
+/* A resumed run's metrics.jsonl keeps the lines of the epochs its
+ * checkpoint completed (epoch <= done) and loses the rest: the lines of
+ * epochs a killed run finished after that checkpoint, which the resumed run
+ * writes again, and a line cut short by the kill. Rewritten atomically. */
+static enum loom_status trim_jsonl(const char *dir, int64_t done, struct loom_error *err)
+{
+    char path[4200], tmp[4220];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r");
+    if (!in) return LOOM_OK; /* none yet */
+    FILE *out = fopen(tmp, "w");
+    bool ok = out != NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (ok && (n = getline(&line, &cap, in)) > 0) {
+        json_t *o = line[n - 1] == '\n' ? json_loads(line, 0, NULL) : NULL;
+        json_t *e = json_object_get(o, "epoch");
+        if (json_is_integer(e) && json_integer_value(e) <= done) ok = fputs(line, out) >= 0;
+        json_decref(o);
+    }
+    free(line);
+    ok = ok && !ferror(in);
+    fclose(in);
+    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0)) ok = false;
+    if (out && fclose(out) != 0) ok = false;
+    if (ok && rename(tmp, path) == 0) return LOOM_OK;
+    unlink(tmp);
+    return loom_error_set(err, LOOM_ERR_IO, "%s: cannot rewrite for the resumed run", path);
+}
+
 static enum loom_status setup(struct trainer *t, struct loom_model *m, struct loom_source *train,
                               const struct loom_train_opts *o, struct loom_error *err)
 {
@@ -345,12 +378,20 @@ static enum loom_status bad_step(struct trainer *t, const struct loom_batch *b, 
                           why, max_bad > 0 ? " after too many bad steps" : "", last);
 }
 
+/* last.loom, its predecessor kept as previous.loom: a kill cannot damage
+ * either (each is replaced by a rename), but should last.loom be damaged
+ * afterwards, --resume still finds a good checkpoint close by. Between the
+ * two renames only previous.loom exists, and it is good. */
 static enum loom_status save_last(struct trainer *t, struct loom_train_result *r,
                                   struct loom_error *err)
 {
     if (!t->dir[0]) return LOOM_OK;
-    char path[4096];
+    char path[4096], prev[4096];
     snprintf(path, sizeof path, "%s/last.loom", t->dir);
+    snprintf(prev, sizeof prev, "%s/previous.loom", t->dir);
+    if (rename(path, prev) != 0 && errno != ENOENT)
+        return loom_error_set(err, LOOM_ERR_IO, "%s: cannot rename to previous.loom: %s", path,
+                              strerror(errno));
     enum loom_status st = loom_trainer_save(t, path, err);
     if (st) return st;
     snprintf(t->last_good, sizeof t->last_good, "%s", path);
@@ -419,9 +460,11 @@ enum loom_status loom_train(struct loom_model *m, struct loom_source *train,
     enum loom_status st = setup(&t, m, train, o, err);
     if (!st) st = loom_metrics_init(&tm, m, err);
     if (!st && valid) st = loom_metrics_init(&vm, m, err);
-    if (!st && o->resume)
+    const char *run_dir = o->run_dir ? o->run_dir : t.dir;
+    if (!st && o->resume) {
         st = loom_trainer_resume(&t, o->resume, err);
-    else if (!st && wants_class_weights(m))
+        if (!st && run_dir[0]) st = trim_jsonl(run_dir, t.epoch, err);
+    } else if (!st && wants_class_weights(m))
         st = fit_class_weights(m, train, err);
     struct progress pg = {.f = o->progress, .tty = o->progress && isatty(fileno(o->progress))};
     pg.every = LOOM_MAX(1, (t.per_epoch + 9) / 10); /* about ten lines an epoch */
@@ -447,14 +490,17 @@ enum loom_status loom_train(struct loom_model *m, struct loom_source *train,
         e.improved = t.es.improved;
         t.epoch++, t.batch = 0;
         r->epochs = (int)t.epoch;
-        if ((st = save_last(&t, r, err))) break;
+        /* In this order, so that a kill anywhere leaves a consistent run:
+         * the epoch's line (trimmed again when the resume comes from an
+         * earlier checkpoint), best.loom (a checkpoint of the same state:
+         * --resume takes it when last.loom is older), last.loom. */
+        e.seconds = now() - t0;
+        if (run_dir[0] && (st = append_jsonl(run_dir, &e, err))) break;
         if (e.improved && t.dir[0]) {
             snprintf(r->best_path, sizeof r->best_path, "%s/best.loom", t.dir);
             if ((st = loom_trainer_save(&t, r->best_path, err))) break;
         }
-        e.seconds = now() - t0;
-        const char *run_dir = o->run_dir ? o->run_dir : t.dir;
-        if (run_dir[0] && (st = append_jsonl(run_dir, &e, err))) break;
+        if ((st = save_last(&t, r, err))) break;
         progress_epoch(&pg, &e);
         if (o->on_epoch) o->on_epoch(&e, o->user);
         if (early) {
