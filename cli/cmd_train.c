@@ -152,7 +152,7 @@ static const char *const checkpoints[3] = {"last.loom", "previous.loom", "best.l
 /* The newest checkpoint of dir that opens (header, sizes, checksum) into
  * path, or false (printed why). A damaged one is reported and passed over:
  * the resume takes an older one. */
-static bool newest_checkpoint(const char *dir, char *path, size_t n, bool quiet)
+static bool newest_checkpoint(const char *dir, char *path, size_t n, long long *step)
 {
     char why[3][4800], cand[4096];
     long long best = -1, steps[3];
@@ -171,9 +171,10 @@ static bool newest_checkpoint(const char *dir, char *path, size_t n, bool quiet)
                 dir, why[0], why[1], why[2]);
         return false;
     }
-    for (int i = 0; i < 3 && !quiet; i++)
+    for (int i = 0; i < 3; i++) /* even with --quiet */
         if (steps[i] < 0 && there[i])
             fprintf(stderr, "loom %s: --resume: passing over %s\n", CMD, why[i]);
+    *step = best;
     return true;
 }
 
@@ -406,14 +407,16 @@ int loom_cmd_train(int argc, char **argv)
         return LOOM_EXIT_FAIL;
     }
     char resume[4200];
+    long long step = 0;
     /* a fresh run starts clean, once everything it needs is there */
     remove_stale_temps(r.run_dir);
     if ((!o.resume && !clear_run(r.run_dir)) ||
-        (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume, o.quiet))) {
+        (o.resume && !newest_checkpoint(r.run_dir, resume, sizeof resume, &step))) {
         run_done(&r);
         return LOOM_EXIT_FAIL;
     }
-    if (o.resume && !o.quiet) fprintf(stderr, "loom %s: resuming from %s\n", CMD, resume);
+    if (o.resume && !o.quiet)
+        fprintf(stderr, "loom %s: resuming from %s (step %lld)\n", CMD, resume, step);
     struct timing tm = {0};
     struct loom_train_opts to = {.checkpoint_dir = r.run_dir,
                                  .run_dir = r.run_dir,

@@ -378,21 +378,36 @@ static enum loom_status bad_step(struct trainer *t, const struct loom_batch *b, 
                           why, max_bad > 0 ? " after too many bad steps" : "", last);
 }
 
-/* last.loom, its predecessor kept as previous.loom: a kill cannot damage
+/* Keep the checkpoint at path as previous.loom: a second name for the same
+ * file (a hard link, renamed into place), so that path stays what it was
+ * until the new file replaces it by rename. Where hard links do not exist,
+ * path is renamed (a kill before the new file is in leaves previous.loom). */
+static enum loom_status keep_previous(const char *dir, const char *path, struct loom_error *err)
+{
+    char prev[4096], tmp[4096];
+    snprintf(prev, sizeof prev, "%s/previous.loom", dir);
+    snprintf(tmp, sizeof tmp, "%s/.previous.loom.tmp-link", dir);
+    unlink(tmp);
+    if (link(path, tmp) == 0 ? rename(tmp, prev) == 0 : errno == ENOENT || rename(path, prev) == 0)
+        return LOOM_OK;
+    return loom_error_set(err, LOOM_ERR_IO, "%s: cannot keep it as previous.loom: %s", path,
+                          strerror(errno));
+}
+
+/* last.loom, its predecessor kept as previous.loom. A kill cannot damage
  * either (each is replaced by a rename), but should last.loom be damaged
- * afterwards, --resume still finds a good checkpoint close by. Between the
- * two renames only previous.loom exists, and it is good. */
+ * afterwards, --resume still finds a good checkpoint close by. Only the
+ * checkpoint this run wrote or resumed from is kept: a damaged last.loom
+ * that a resume passed over never replaces a good previous.loom. */
 static enum loom_status save_last(struct trainer *t, struct loom_train_result *r,
                                   struct loom_error *err)
 {
     if (!t->dir[0]) return LOOM_OK;
-    char path[4096], prev[4096];
+    char path[4096];
     snprintf(path, sizeof path, "%s/last.loom", t->dir);
-    snprintf(prev, sizeof prev, "%s/previous.loom", t->dir);
-    if (rename(path, prev) != 0 && errno != ENOENT)
-        return loom_error_set(err, LOOM_ERR_IO, "%s: cannot rename to previous.loom: %s", path,
-                              strerror(errno));
-    enum loom_status st = loom_trainer_save(t, path, err);
+    enum loom_status st = LOOM_OK;
+    if (!strcmp(t->last_good, path) && (st = keep_previous(t->dir, path, err))) return st;
+    st = loom_trainer_save(t, path, err);
     if (st) return st;
     snprintf(t->last_good, sizeof t->last_good, "%s", path);
     t->last_good_step = t->step;

@@ -9,8 +9,12 @@
  * Checkpoints are model files (loom_model_save with the optimizer moments)
  * written atomically (temporary file, fsync, rename, fsync of the
  * directory) as <checkpoint_dir>/last.loom after every epoch (and every
- * checkpoint_every steps) and <checkpoint_dir>/best.loom when the watched
- * metric improves. Both open as ordinary models. Their metadata
+ * checkpoint_every steps; the one before it is kept as previous.loom) and
+ * <checkpoint_dir>/best.loom when the watched metric improves. All open as
+ * ordinary models. At an epoch's end its metrics.jsonl line is written
+ * first, then best.loom, then last.loom, so a kill anywhere leaves a
+ * resumable run: a resume trims metrics.jsonl back to the checkpoint's
+ * epochs. Their metadata
  * "train_state" (JSON) holds all a resume needs beyond the weights and
  * moments: epoch and batch position, step, the optimizer's step counts, the
  * state of the step random stream, the schedule and its position, the best
