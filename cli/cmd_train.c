@@ -265,6 +265,72 @@ static bool run_paths(const struct opts *o, const struct loom_schema *s, struct 
     return r->out != NULL;
 }
 
+/* RUN_DIR/bad_images.tsv: every photo the data passes dropped. */
+struct bad_log {
+    FILE *f;
+    const char *split;
+    int64_t n;
+};
+
+static void on_bad_photo(const struct loom_bad_photo *b, void *user)
+{
+    struct bad_log *l = user;
+    l->n++;
+    if (l->f)
+        fprintf(l->f, "%s\t%lld\t%s\t%s\t%s\n", l->split, (long long)b->line, b->column, b->path,
+                b->reason);
+}
+
+/* Close the log; false (printed) when it could not be written. */
+static bool bad_log_close(struct bad_log *l, const char *path, bool quiet)
+{
+    bool ok = l->f && !ferror(l->f);
+    if (l->f && fclose(l->f) != 0) ok = false;
+    l->f = NULL;
+    if (!ok)
+        fprintf(stderr, "loom %s: %s: cannot write: %s\n", CMD, path, strerror(errno));
+    else if (l->n && !quiet)
+        fprintf(stderr, "loom %s: %lld dropped photo%s listed in %s\n", CMD, (long long)l->n,
+                l->n == 1 ? "" : "s", path);
+    return ok;
+}
+
+/* The training and validation rows; false after printing why. */
+static bool open_data(const struct opts *o, struct run *r, struct loom_dataset_opts *dopt)
+{
+    const struct loom_schema *ms = &r->m->schema;
+    enum loom_split splits[2] = {LOOM_SPLIT_TRAIN, LOOM_SPLIT_VALID};
+    struct loom_dataset **ds[2] = {&r->train, &r->valid};
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/bad_images.tsv", r->run_dir);
+    struct bad_log log = {.f = fopen(log_path, "w")};
+    if (log.f) fputs("split\tline\tcolumn\tpath\treason\n", log.f);
+    dopt->on_bad_photo = on_bad_photo;
+    dopt->user = &log;
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++) {
+        const char *path = loom_cli_split_path(ms, splits[i]);
+        char what[4200];
+        snprintf(what, sizeof what, "%s (%s)", path, i ? "valid" : "train");
+        struct loom_data_report rep = {0};
+        struct loom_error err = {0};
+        log.split = i ? "valid" : "train";
+        if (loom_dataset_open(ms, r->m->prep, splits[i], dopt, ds[i], &rep, &err) != LOOM_OK) {
+            if (rep.rows_bad || rep.images_bad) loom_cli_report(CMD, what, &rep);
+            loom_cli_error(CMD, &err);
+            ok = false;
+        } else {
+            if (!o->quiet) loom_cli_report(CMD, what, &rep);
+            if (loom_dataset_rows(*ds[i]) == 0) {
+                fprintf(stderr, "loom %s: %s: no usable row\n", CMD, what);
+                ok = false;
+            }
+        }
+    }
+    dopt->on_bad_photo = NULL;
+    return bad_log_close(&log, log_path, o->quiet && ok) && ok;
+}
+
 /* Schema, prep, model, data and batchers; false after printing why. */
 static bool prepare(const struct opts *o, struct run *r)
 {
@@ -294,24 +360,8 @@ static bool prepare(const struct opts *o, struct run *r)
     loom_schema_free(&s); /* zeroed when the model took it */
     loom_prep_free(&prep);
     if (!ok) return false;
+    if (!open_data(o, r, &dopt)) return false;
     const struct loom_schema *ms = &r->m->schema;
-    enum loom_split splits[2] = {LOOM_SPLIT_TRAIN, LOOM_SPLIT_VALID};
-    struct loom_dataset **ds[2] = {&r->train, &r->valid};
-    for (int i = 0; i < 2; i++) {
-        const char *path = loom_cli_split_path(ms, splits[i]);
-        char what[4200];
-        snprintf(what, sizeof what, "%s (%s)", path, i ? "valid" : "train");
-        if (loom_dataset_open(ms, r->m->prep, splits[i], &dopt, ds[i], &rep, &err) != LOOM_OK) {
-            if (rep.rows_bad || rep.images_bad) loom_cli_report(CMD, what, &rep);
-            loom_cli_error(CMD, &err);
-            return false;
-        }
-        if (!o->quiet) loom_cli_report(CMD, what, &rep);
-        if (loom_dataset_rows(*ds[i]) == 0) {
-            fprintf(stderr, "loom %s: %s: no usable row\n", CMD, what);
-            return false;
-        }
-    }
     int bs = ms->training.batch_size;
     int64_t n = loom_dataset_rows(r->train);
     /* a last batch of one row cannot train (batch norm): drop it then */

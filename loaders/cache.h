@@ -31,6 +31,7 @@ enum loom_cache_kind {
     LOOM_CACHE_IDOFF = 2,  /* int64 (n+1): id text offsets into IDPOOL */
     LOOM_CACHE_IDPOOL = 3, /* bytes of the id texts */
     LOOM_CACHE_REPORT = 4, /* the build pass's counts and first examples */
+    LOOM_CACHE_BAD = 5,    /* the dropped photos (dataset_internal.h); only when some were */
     LOOM_CACHE_X = 10,     /* float (n, width) */
     LOOM_CACHE_PRESENT = 11,
     LOOM_CACHE_IDS = 12,     /* int32 (n, width) */

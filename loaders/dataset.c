@@ -110,6 +110,8 @@ struct builder {
     char *root; /* data.images without trailing slashes */
     struct loom_error first_photo;
     bool have_first_photo;
+    struct gbuf bad; /* the dropped photos' records (dataset_internal.h) */
+    bool bad_nomem;
 };
 
 static enum loom_status nomem(struct loom_error *err)
@@ -139,6 +141,17 @@ static bool photo_path(const char *root, const char *rel, size_t n, char **out)
     return true;
 }
 
+/* Append p[0..n) with tabs, line breaks and NULs made spaces: a field of a
+ * dropped photo's record. */
+static bool put_clean(struct gbuf *g, const char *p, size_t n)
+{
+    char *q = gbuf_add(g, n);
+    if (!q) return false;
+    for (size_t i = 0; i < n; i++)
+        q[i] = p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == 0 ? ' ' : p[i];
+    return true;
+}
+
 static void photo_bad(struct builder *b, int col, int64_t line, const char *path, size_t n,
                       const struct loom_error *why, bool *row_bad)
 {
@@ -148,6 +161,13 @@ static void photo_bad(struct builder *b, int col, int64_t line, const char *path
                       b->s->columns[col].name, (int)LOOM_MIN(n, 200), path, why->message);
     b->rep->images_bad++;
     loom_report_example(b->rep, &e);
+    char head[32];
+    int k = snprintf(head, sizeof head, "%lld\t", (long long)line);
+    const char *name = b->s->columns[col].name;
+    if (!(gbuf_put(&b->bad, head, (size_t)k) && put_clean(&b->bad, name, strlen(name)) &&
+          gbuf_put(&b->bad, "\t", 1) && put_clean(&b->bad, path, n) && gbuf_put(&b->bad, "\t", 1) &&
+          put_clean(&b->bad, why->message, strlen(why->message)) && gbuf_put(&b->bad, "\n", 1)))
+        b->bad_nomem = true;
     if (!b->have_first_photo) b->first_photo = e;
     b->have_first_photo = true;
     *row_bad = true;
@@ -376,6 +396,7 @@ static void builder_done(struct builder *b)
     free(b->lines.p);
     free(b->idoff.p);
     free(b->idpool.p);
+    free(b->bad.p);
     free(b->root);
     pthread_mutex_destroy(&b->lock);
 }
@@ -523,7 +544,10 @@ static enum loom_status adopt(struct loom_dataset *d, struct builder *b, struct 
     d->lines = (const int64_t *)b->lines.p;
     d->idoff = b->idcol >= 0 ? (const int64_t *)b->idoff.p : NULL;
     d->idpool = b->idcol >= 0 ? (const char *)(b->idpool.p ? b->idpool.p : (uint8_t *)"") : NULL;
-    b->lines = b->idoff = b->idpool = (struct gbuf){0};
+    ok = ok && own(d, b->bad.p);
+    d->bad = (const char *)b->bad.p;
+    d->bad_len = b->bad.len;
+    b->lines = b->idoff = b->idpool = b->bad = (struct gbuf){0};
     for (int c = 0; c < d->ncols; c++) {
         struct bcol *bc = &b->c[c];
         struct loom_ds_col *dc = &d->c[c];
@@ -558,6 +582,7 @@ static int sections(const struct loom_dataset *d, const uint8_t *report,
     uint32_t ne;
     memcpy(&ne, report + REPORT_COUNTS * 8, 4);
     sec[k++] = (struct loom_cache_section){LOOM_CACHE_REPORT, 0, report, REPORT_BYTES(ne)};
+    if (d->bad_len) sec[k++] = (struct loom_cache_section){LOOM_CACHE_BAD, 0, d->bad, d->bad_len};
     for (int c = 0; c < d->ncols; c++) {
         const struct loom_ds_col *dc = &d->c[c];
         uint32_t u = (uint32_t)c;
@@ -610,6 +635,37 @@ static bool offsets_ok(const int64_t *o, int64_t n, int64_t max)
     return o[n] <= max;
 }
 
+/* Check that p[0..n) is exactly `count` records "LINE\tCOLUMN\tPATH\tREASON\n"
+ * (LINE digits, no NUL) and, with fn, call it for each. */
+static bool bad_each(const char *p, size_t n, int64_t count,
+                     void (*fn)(const struct loom_bad_photo *b, void *user), void *user)
+{
+    int64_t k = 0;
+    for (size_t i = 0; i < n; k++) {
+        const char *r = p + i, *nl = memchr(r, '\n', n - i);
+        if (!nl || memchr(r, 0, (size_t)(nl - r))) return false;
+        const char *tab[3];
+        int tabs = 0;
+        for (const char *q = r; q < nl; q++)
+            if (*q == '\t' && tabs++ < 3) tab[tabs - 1] = q;
+        if (tabs != 3 || r[0] < '0' || r[0] > '9') return false;
+        char *end;
+        errno = 0;
+        long long line = strtoll(r, &end, 10);
+        if (end != tab[0] || errno || line < 1) return false;
+        i += (size_t)(nl - r) + 1;
+        if (!fn) continue;
+        char *rec = strndup(r, (size_t)(nl - r));
+        if (!rec) continue; /* out of memory: the count and the report still say it */
+        for (int t = 0; t < 3; t++) rec[tab[t] - r] = 0;
+        struct loom_bad_photo b = {line, rec + (tab[0] - r) + 1, rec + (tab[1] - r) + 1,
+                                   rec + (tab[2] - r) + 1};
+        fn(&b, user);
+        free(rec);
+    }
+    return k == count;
+}
+
 /* Point d's arrays into the mapped cache, checking every size and value. */
 static bool from_map(struct loom_dataset *d, const struct loom_cache_map *m,
                      struct loom_data_report *rep)
@@ -620,6 +676,15 @@ static bool from_map(struct loom_dataset *d, const struct loom_cache_map *m,
     const struct loom_cache_section *rs = loom_cache_find(m, LOOM_CACHE_REPORT, 0);
     if (!rs || !report_unpack(rs->data, rs->bytes, m->rows, rep)) return false;
     if (!(d->lines = want(m, LOOM_CACHE_LINES, 0, n, 8, 0))) return false;
+    /* the dropped photos' list: there when the report counts some */
+    const struct loom_cache_section *bs = loom_cache_find(m, LOOM_CACHE_BAD, 0);
+    if (!bs != (rep->images_bad == 0)) return false;
+    if (bs) {
+        if (!bad_each(bs->data, bs->bytes, rep->images_bad, NULL, NULL)) return false;
+        d->bad = bs->data;
+        d->bad_len = bs->bytes;
+        expect++;
+    }
     for (uint64_t i = 0; i < n; i++)
         if (d->lines[i] < 1) return false;
     bool has_id = false;
@@ -728,6 +793,8 @@ static enum loom_status open_dataset(const struct loom_schema *s, const struct l
         if (st == LOOM_OK && loom_cache_open(d->cache_path, key, &d->map, NULL) == LOOM_OK) {
             if (from_map(d, &d->map, rep)) {
                 rep->from_cache = true;
+                if (o->on_bad_photo)
+                    bad_each(d->bad, d->bad_len, rep->images_bad, o->on_bad_photo, o->user);
                 const char *data = loom_split_path(s, split);
                 st = loom_rows_check_share(s, data, rep, err);
                 if (st == LOOM_OK) st = check_photo_share(s, rep, NULL, data, err);
@@ -737,18 +804,26 @@ static enum loom_status open_dataset(const struct loom_schema *s, const struct l
             *rep = (struct loom_data_report){0};
             for (int c = 0; c < d->ncols; c++) d->c[c] = (struct loom_ds_col){0};
             d->lines = d->idoff = NULL;
-            d->idpool = NULL;
+            d->idpool = d->bad = NULL;
+            d->bad_len = 0;
         }
     }
     if (st == LOOM_OK) {
         st = builder_init(&b, s, p, o, rep, err);
         built = true;
     }
-    if (st == LOOM_OK) st = build(&b, split, path, o->targets_optional, err);
+    if (st == LOOM_OK) {
+        st = build(&b, split, path, o->targets_optional, err);
+        /* every dropped photo, also when their share stopped the pass */
+        if (o->on_bad_photo)
+            (void)bad_each((const char *)b.bad.p, b.bad.len, b.rep->images_bad, o->on_bad_photo,
+                           o->user);
+        if (st == LOOM_OK && b.bad_nomem) st = nomem(err);
+    }
     if (st == LOOM_OK) st = adopt(d, &b, err);
     if (st == LOOM_OK && use_cache) {
         struct loom_cache_section sec[8 + 2 * 256];
-        int ncache = 4; /* lines, idoff, idpool, report */
+        int ncache = 5; /* lines, idoff, idpool, report, bad */
         for (int c = 0; c < d->ncols; c++) ncache += 2;
         struct loom_cache_section *sp =
             ncache <= (int)LOOM_ARRAY_LEN(sec) ? sec : malloc((size_t)ncache * sizeof *sp);

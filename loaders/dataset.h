@@ -44,6 +44,15 @@ struct loom_data_report {
     bool from_cache;
 };
 
+/* A photo dropped from its row's bag: the CSV line, the images column, the
+ * photo's path (as the pass opened it: under data.images, or as written in
+ * the CSV when it was refused before opening) and why. Tabs and line breaks
+ * in path and reason read as spaces. */
+struct loom_bad_photo {
+    int64_t line;
+    const char *column, *path, *reason;
+};
+
 struct loom_dataset_opts {
     bool use_cache;        /* default true */
     const char *cache_dir; /* NULL: beside the training file */
@@ -51,6 +60,12 @@ struct loom_dataset_opts {
     bool targets_optional; /* loom_dataset_open_file: output columns may be absent
                               from the file (prediction): they read as missing,
                               and a missing output drops no row; default false */
+    /* Called for every dropped photo, in the CSV's order, on the opening
+     * thread, before the share of rows with a bad photo is checked (so also
+     * when that check stops the open); from the cache too, which keeps the
+     * list. NULL: not called. */
+    void (*on_bad_photo)(const struct loom_bad_photo *b, void *user);
+    void *user;
 };
 void loom_dataset_opts_default(struct loom_dataset_opts *o);
 

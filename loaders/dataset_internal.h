@@ -33,6 +33,10 @@ struct loom_dataset {
     const int64_t *lines;  /* (n) */
     const int64_t *idoff;  /* (n + 1), NULL without an id column */
     const char *idpool;
+    /* the dropped photos: "LINE\tCOLUMN\tPATH\tREASON\n" each, in CSV order
+     * (report.images_bad of them) */
+    const char *bad;
+    size_t bad_len;
     void **owned; /* heap arrays to free (built in this process) */
     int nowned;
     struct loom_cache_map map; /* or the mapped cache */
