@@ -483,8 +483,10 @@ static void report_pack(const struct loom_data_report *r, uint8_t *out)
     for (int i = 0; i < r->nexamples; i++, e += EXAMPLE_BYTES) {
         int32_t h[3] = {(int32_t)r->examples[i].code, r->examples[i].line, r->examples[i].column};
         memcpy(e, h, 12);
-        memcpy(e + 12, r->examples[i].file, 256);
-        memcpy(e + 12 + 256, r->examples[i].message, 512);
+        /* the strings and zeros after them: no uninitialised byte in the file */
+        memset(e + 12, 0, 256 + 512);
+        memcpy(e + 12, r->examples[i].file, strnlen(r->examples[i].file, 255));
+        memcpy(e + 12 + 256, r->examples[i].message, strnlen(r->examples[i].message, 511));
     }
 }
 

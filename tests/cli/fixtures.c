@@ -26,13 +26,17 @@ void put(const char *name, const char *text)
     fclose(f);
 }
 
-/* Run `loom ARGS` in dir; returns the exit code, output in out (stdout+stderr). */
 int run(const char *args, char *out, size_t n)
+{
+    return run_under("", args, out, n);
+}
+
+int run_under(const char *wrapper, const char *args, char *out, size_t n)
 {
     const char *bin = getenv("LOOM_BIN");
     if (!bin) fail_msg("LOOM_BIN is not set (meson test sets it to build/cli/loom)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s 2>&1", dir, bin, args);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s %s 2>&1", dir, wrapper, bin, args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t len = fread(out, 1, n - 1, p);
@@ -153,4 +157,47 @@ void make_tiny_set(void)
                    "q3,green,lots,\"good\",\n"
                    "q4,green,3.25,\"quite bad\",missing.png;g.png\n"
                    "q5,purple,2,\"never seen words\",g.png\n");
+}
+
+/* dir/name := n bytes of b */
+void put_bytes(const char *name, const char *b, size_t n)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* The tiny set with three broken photos in three more rows (lines 162-164)
+ * and data.max_bad_images set to share (NULL: the default, 1%). */
+void tiny_with_bad_photos(const char *share)
+{
+    make_tiny_set();
+    size_t n;
+    char *png = slurp("photos/r.png", &n);
+    assert_non_null(png);
+    put_bytes("photos/cut.png", png, n / 2); /* truncated */
+    png[n - 20] ^= 0x55;                     /* a CRC error near the end */
+    put_bytes("photos/crc.png", png, n);
+    put_bytes("photos/junk.png", "this is not a picture", 21);
+    free(png);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tiny.csv", dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("b1,red,1.00,\"it is good\",cut.png;r.png,3.5\n"
+          "b2,blue,2.00,\"quite bad\",crc.png,6\n"
+          "b3,green,3.00,\"good as new\",g.png;junk.png,7.5\n",
+          f);
+    fclose(f);
+    char *yaml = slurp("tiny.yaml", NULL);
+    char *at = strstr(yaml, "images: photos}");
+    assert_non_null(at);
+    char text[4096];
+    snprintf(text, sizeof text, "%.*simages: photos%s%s}%s", (int)(at - yaml), yaml,
+             share ? ", max_bad_images: " : "", share ? share : "", at + strlen("images: photos}"));
+    put("tiny.yaml", text);
+    free(yaml);
 }

@@ -262,49 +262,6 @@ LOOM_TEST(cli_lr_find_prints_a_curve_and_a_rate)
     assert_non_null(strstr(out, "(rate, log scale)"));
 }
 
-/* dir/name := n bytes of b */
-static void put_bytes(const char *name, const char *b, size_t n)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
-/* The tiny set with three broken photos in three more rows (lines 162-164)
- * and data.max_bad_images set to share (NULL: the default, 1%). */
-static void tiny_with_bad_photos(const char *share)
-{
-    make_tiny_set();
-    size_t n;
-    char *png = slurp("photos/r.png", &n);
-    assert_non_null(png);
-    put_bytes("photos/cut.png", png, n / 2); /* truncated */
-    png[n - 20] ^= 0x55;                     /* a CRC error near the end */
-    put_bytes("photos/crc.png", png, n);
-    put_bytes("photos/junk.png", "this is not a picture", 21);
-    free(png);
-    char path[600];
-    snprintf(path, sizeof path, "%s/tiny.csv", dir);
-    FILE *f = fopen(path, "a");
-    assert_non_null(f);
-    fputs("b1,red,1.00,\"it is good\",cut.png;r.png,3.5\n"
-          "b2,blue,2.00,\"quite bad\",crc.png,6\n"
-          "b3,green,3.00,\"good as new\",g.png;junk.png,7.5\n",
-          f);
-    fclose(f);
-    char *yaml = slurp("tiny.yaml", NULL);
-    char *at = strstr(yaml, "images: photos}");
-    assert_non_null(at);
-    char text[4096];
-    snprintf(text, sizeof text, "%.*simages: photos%s%s}%s", (int)(at - yaml), yaml,
-             share ? ", max_bad_images: " : "", share ? share : "", at + strlen("images: photos}"));
-    put("tiny.yaml", text);
-    free(yaml);
-}
-
 /* bad_images.tsv holds the header and exactly the three broken photos. */
 static void check_bad_log(const char *name)
 {
