@@ -163,31 +163,116 @@ static enum loom_status get_strings(struct loom_blob_reader *r, struct loom_strt
     return LOOM_OK;
 }
 
+/* ---- label tables: category codes and set labels ------------------------------- */
+
+/* What a table is called in messages. */
+struct labels_kind {
+    const char *what;  /* "category", "set" */
+    const char *max;   /* its option: "max_categories", "max_labels" */
+    const char *item;  /* "value", "label" */
+    const char *saved; /* "category codes", "set labels" */
+};
+
+/* The values a column has seen, ranked into the kept ones (loom_strtab_rank:
+ * those seen at least min_count times, the max most frequent; 0 no cap). */
+struct labels {
+    const struct labels_kind *k;
+    int64_t min_count;
+    size_t max;
+    bool finished;
+    struct loom_strtab seen; /* while fitting: every value with its count */
+    struct loom_strtab kept; /* finished: entry i is code i + 2 / position i */
+};
+
+static enum loom_status labels_init(struct labels *l, const struct labels_kind *k,
+                                    int64_t min_count, size_t max, struct loom_error *err)
+{
+    if (min_count < 1)
+        return loom_error_set(err, LOOM_ERR_INVALID, "%s: min_count must be >= 1", k->what);
+    if (max > LOOM_STRTAB_MAX_ENTRIES)
+        return loom_error_set(err, LOOM_ERR_LIMIT, "%s: %s %zu is too large", k->what, k->max, max);
+    *l = (struct labels){.k = k, .min_count = min_count, .max = max};
+    loom_strtab_init(&l->seen);
+    loom_strtab_init(&l->kept);
+    return LOOM_OK;
+}
+
+static enum loom_status labels_add(struct labels *l, const char *v, size_t len,
+                                   struct loom_error *err)
+{
+    if (len > VALUE_MAX)
+        return loom_error_set(err, LOOM_ERR_LIMIT, "%s: a %s of %zu bytes (at most %u)", l->k->what,
+                              l->k->item, len, VALUE_MAX);
+    int32_t k;
+    bool added;
+    enum loom_status st = loom_strtab_intern(&l->seen, v, len, &k, &added, err);
+    if (st == LOOM_OK) l->seen.e[k].count++;
+    return st;
+}
+
+static enum loom_status labels_finish(struct labels *l, struct loom_error *err)
+{
+    LOOM_ASSERT(!l->finished);
+    enum loom_status st = loom_strtab_rank(&l->seen, l->min_count, l->max, &l->kept, err);
+    if (st != LOOM_OK) return st;
+    loom_strtab_done(&l->seen);
+    l->finished = true;
+    return LOOM_OK;
+}
+
+static void labels_done(struct labels *l)
+{
+    loom_strtab_done(&l->seen);
+    loom_strtab_done(&l->kept);
+}
+
+/* Saved as: u64 min_count, u64 max, the kept strings (put_strings). */
+static void labels_save(struct loom_blob_writer *w, const struct labels *l)
+{
+    loom_blob_put_u64(w, (uint64_t)l->min_count);
+    loom_blob_put_u64(w, l->max);
+    put_strings(w, &l->kept, 0);
+}
+
+/* Read what labels_save wrote, up to the blob's end, into l (finished).
+ * sep: as get_strings. */
+static enum loom_status labels_load(struct loom_blob_reader *r, struct labels *l,
+                                    const struct labels_kind *k, const char *sep,
+                                    struct loom_error *err)
+{
+    uint64_t min_count = loom_blob_get_u64(r), max = loom_blob_get_u64(r);
+    if (min_count < 1 || min_count > INT64_MAX || max > LOOM_STRTAB_MAX_ENTRIES)
+        return loom_error_set(err, LOOM_ERR_FORMAT, "saved %s: bad options", k->saved);
+    enum loom_status st = labels_init(l, k, (int64_t)min_count, max, err);
+    if (st == LOOM_OK) st = get_strings(r, &l->kept, sep, k->saved, err);
+    if (st == LOOM_OK) st = loom_blob_read_end(r, k->saved, err);
+    if (st == LOOM_OK && max && (size_t)l->kept.n > max)
+        st = loom_error_set(err, LOOM_ERR_FORMAT, "saved %s: more than %llu", k->saved,
+                            (unsigned long long)max);
+    l->finished = st == LOOM_OK;
+    return st;
+}
+
 /* ---- categories ------------------------------------------------------------------ */
 
+static const struct labels_kind category_kind = {"category", "max_categories", "value",
+                                                 "category codes"};
+
 struct loom_category {
-    int64_t min_count;
-    size_t max_categories;
-    bool finished;
-    int64_t missing;          /* while fitting */
-    struct loom_strtab seen;  /* while fitting: every value with its count */
-    struct loom_strtab codes; /* finished: entry i has code i + 2 */
+    int64_t missing; /* while fitting */
+    struct labels l; /* finished: entry i has code i + 2 */
 };
 
 enum loom_status loom_category_new(int64_t min_count, size_t max_categories,
                                    struct loom_category **out, struct loom_error *err)
 {
-    if (!out || min_count < 1)
-        return loom_error_set(err, LOOM_ERR_INVALID, "category: min_count must be >= 1");
-    if (max_categories > LOOM_STRTAB_MAX_ENTRIES)
-        return loom_error_set(err, LOOM_ERR_LIMIT, "category: max_categories %zu is too large",
-                              max_categories);
+    if (!out) return loom_error_set(err, LOOM_ERR_INVALID, "category: NULL argument");
+    struct labels l;
+    enum loom_status st = labels_init(&l, &category_kind, min_count, max_categories, err);
+    if (st != LOOM_OK) return st;
     struct loom_category *c = calloc(1, sizeof *c);
     if (!c) return loom_error_set(err, LOOM_ERR_NOMEM, "out of memory for a category encoder");
-    c->min_count = min_count;
-    c->max_categories = max_categories;
-    loom_strtab_init(&c->seen);
-    loom_strtab_init(&c->codes);
+    c->l = l;
     *out = c;
     return LOOM_OK;
 }
@@ -195,64 +280,50 @@ enum loom_status loom_category_new(int64_t min_count, size_t max_categories,
 enum loom_status loom_category_fit(struct loom_category *c, const char *value, size_t len,
                                    struct loom_error *err)
 {
-    LOOM_ASSERT(c && !c->finished);
+    LOOM_ASSERT(c && !c->l.finished);
     if (len == 0) {
         c->missing++;
         return LOOM_OK;
     }
-    if (len > VALUE_MAX)
-        return loom_error_set(err, LOOM_ERR_LIMIT, "category: a value of %zu bytes (at most %u)",
-                              len, VALUE_MAX);
-    int32_t k;
-    bool added;
-    enum loom_status st = loom_strtab_intern(&c->seen, value, len, &k, &added, err);
-    if (st == LOOM_OK) c->seen.e[k].count++;
-    return st;
+    return labels_add(&c->l, value, len, err);
 }
 
 enum loom_status loom_category_finish(struct loom_category *c, struct loom_error *err)
 {
-    LOOM_ASSERT(c && !c->finished);
-    enum loom_status st =
-        loom_strtab_rank(&c->seen, c->min_count, c->max_categories, &c->codes, err);
-    if (st != LOOM_OK) return st;
-    loom_strtab_done(&c->seen);
-    c->finished = true;
-    return LOOM_OK;
+    LOOM_ASSERT(c);
+    return labels_finish(&c->l, err);
 }
 
 int32_t loom_category_encode(const struct loom_category *c, const char *value, size_t len)
 {
-    LOOM_ASSERT(c && c->finished);
+    LOOM_ASSERT(c && c->l.finished);
     if (len == 0) return LOOM_CATEGORY_MISSING;
-    int32_t k = loom_strtab_find(&c->codes, value, len);
+    int32_t k = loom_strtab_find(&c->l.kept, value, len);
     return k < 0 ? LOOM_CATEGORY_UNKNOWN : k + LOOM_CATEGORY_NRESERVED;
 }
 
 int32_t loom_category_count(const struct loom_category *c)
 {
-    LOOM_ASSERT(c && c->finished);
-    return c->codes.n + LOOM_CATEGORY_NRESERVED;
+    LOOM_ASSERT(c && c->l.finished);
+    return c->l.kept.n + LOOM_CATEGORY_NRESERVED;
 }
 
 const char *loom_category_name(const struct loom_category *c, int32_t code, size_t *len)
 {
-    if (!c || !c->finished || code < LOOM_CATEGORY_NRESERVED ||
-        code - LOOM_CATEGORY_NRESERVED >= c->codes.n)
+    if (!c || !c->l.finished || code < LOOM_CATEGORY_NRESERVED ||
+        code - LOOM_CATEGORY_NRESERVED >= c->l.kept.n)
         return NULL;
-    return loom_strtab_str(&c->codes, code - LOOM_CATEGORY_NRESERVED, len);
+    return loom_strtab_str(&c->l.kept, code - LOOM_CATEGORY_NRESERVED, len);
 }
 
 enum loom_status loom_category_save(const struct loom_category *c, uint8_t **out, size_t *out_len,
                                     struct loom_error *err)
 {
-    if (!c || !c->finished || !out || !out_len)
+    if (!c || !c->l.finished || !out || !out_len)
         return loom_error_set(err, LOOM_ERR_INVALID, "category: save needs a finished encoder");
     struct loom_blob_writer w;
     loom_blob_write_begin(&w, CATEGORY_TAG, FORMAT_V1);
-    loom_blob_put_u64(&w, (uint64_t)c->min_count);
-    loom_blob_put_u64(&w, c->max_categories);
-    put_strings(&w, &c->codes, 0);
+    labels_save(&w, &c->l);
     return loom_blob_write_end(&w, out, out_len, err);
 }
 
@@ -264,31 +335,20 @@ enum loom_status loom_category_load(const void *buf, size_t len, struct loom_cat
     enum loom_status st =
         loom_blob_read_begin(&r, buf, len, CATEGORY_TAG, FORMAT_V1, "category codes", err);
     if (st != LOOM_OK) return st;
-    uint64_t min_count = loom_blob_get_u64(&r), max_categories = loom_blob_get_u64(&r);
-    if (min_count < 1 || min_count > INT64_MAX || max_categories > LOOM_STRTAB_MAX_ENTRIES)
-        return loom_error_set(err, LOOM_ERR_FORMAT, "saved category codes: bad options");
-    struct loom_category *c = NULL;
-    if ((st = loom_category_new((int64_t)min_count, max_categories, &c, err)) != LOOM_OK) return st;
-    if ((st = get_strings(&r, &c->codes, NULL, "category codes", err)) != LOOM_OK) goto fail;
-    if ((st = loom_blob_read_end(&r, "category codes", err)) != LOOM_OK) goto fail;
-    if (max_categories && (size_t)c->codes.n > max_categories) {
-        st = loom_error_set(err, LOOM_ERR_FORMAT, "saved category codes: more than %llu",
-                            (unsigned long long)max_categories);
-        goto fail;
+    struct loom_category *c = calloc(1, sizeof *c);
+    if (!c) return loom_error_set(err, LOOM_ERR_NOMEM, "out of memory for a category encoder");
+    if ((st = labels_load(&r, &c->l, &category_kind, NULL, err)) != LOOM_OK) {
+        loom_category_free(&c);
+        return st;
     }
-    c->finished = true;
     *out = c;
     return LOOM_OK;
-fail:
-    loom_category_free(&c);
-    return st;
 }
 
 void loom_category_free(struct loom_category **c)
 {
     if (!c || !*c) return;
-    loom_strtab_done(&(*c)->seen);
-    loom_strtab_done(&(*c)->codes);
+    labels_done(&(*c)->l);
     free(*c);
     *c = NULL;
 }
@@ -546,13 +606,11 @@ enum loom_status loom_binary_parse(const char *text, size_t len, int *out, struc
 
 /* ---- label sets -------------------------------------------------------------------- */
 
+static const struct labels_kind set_kind = {"set", "max_labels", "label", "set labels"};
+
 struct loom_set {
     char sep[LOOM_SEPARATOR_MAX + 1];
-    int64_t min_count;
-    size_t max_labels;
-    bool finished;
-    struct loom_strtab seen;   /* while fitting */
-    struct loom_strtab labels; /* finished: entry i is multi-hot position i */
+    struct labels l; /* finished: entry i is multi-hot position i */
 };
 
 enum loom_status loom_set_new(const char *sep, int64_t min_count, size_t max_labels,
@@ -560,10 +618,9 @@ enum loom_status loom_set_new(const char *sep, int64_t min_count, size_t max_lab
 {
     enum loom_status st = check_separator(sep, err);
     if (st != LOOM_OK) return st;
-    if (!out || min_count < 1)
-        return loom_error_set(err, LOOM_ERR_INVALID, "set: min_count must be >= 1");
-    if (max_labels > LOOM_STRTAB_MAX_ENTRIES)
-        return loom_error_set(err, LOOM_ERR_LIMIT, "set: max_labels %zu is too large", max_labels);
+    if (!out) return loom_error_set(err, LOOM_ERR_INVALID, "set: NULL argument");
+    struct labels l;
+    if ((st = labels_init(&l, &set_kind, min_count, max_labels, err)) != LOOM_OK) return st;
     if (all_blank(sep))
         return loom_error_set(err, LOOM_ERR_INVALID,
                               "set: a separator of blanks only would "
@@ -571,10 +628,7 @@ enum loom_status loom_set_new(const char *sep, int64_t min_count, size_t max_lab
     struct loom_set *s = calloc(1, sizeof *s);
     if (!s) return loom_error_set(err, LOOM_ERR_NOMEM, "out of memory for a set encoder");
     memcpy(s->sep, sep, strlen(sep) + 1);
-    s->min_count = min_count;
-    s->max_labels = max_labels;
-    loom_strtab_init(&s->seen);
-    loom_strtab_init(&s->labels);
+    s->l = l;
     *out = s;
     return LOOM_OK;
 }
@@ -582,59 +636,49 @@ enum loom_status loom_set_new(const char *sep, int64_t min_count, size_t max_lab
 enum loom_status loom_set_fit(struct loom_set *s, const char *text, size_t len,
                               struct loom_error *err)
 {
-    LOOM_ASSERT(s && !s->finished);
+    LOOM_ASSERT(s && !s->l.finished);
     struct splitter sp = split(text, len, s->sep);
     const char *piece;
     size_t plen;
     while (next_piece(&sp, &piece, &plen)) {
         if (plen == 0) continue;
-        if (plen > VALUE_MAX)
-            return loom_error_set(err, LOOM_ERR_LIMIT, "set: a label of %zu bytes (at most %u)",
-                                  plen, VALUE_MAX);
-        int32_t k;
-        bool added;
-        enum loom_status st = loom_strtab_intern(&s->seen, piece, plen, &k, &added, err);
+        enum loom_status st = labels_add(&s->l, piece, plen, err);
         if (st != LOOM_OK) return st;
-        s->seen.e[k].count++;
     }
     return LOOM_OK;
 }
 
 enum loom_status loom_set_finish(struct loom_set *s, struct loom_error *err)
 {
-    LOOM_ASSERT(s && !s->finished);
-    enum loom_status st = loom_strtab_rank(&s->seen, s->min_count, s->max_labels, &s->labels, err);
-    if (st != LOOM_OK) return st;
-    loom_strtab_done(&s->seen);
-    s->finished = true;
-    return LOOM_OK;
+    LOOM_ASSERT(s);
+    return labels_finish(&s->l, err);
 }
 
 int32_t loom_set_size(const struct loom_set *s)
 {
-    LOOM_ASSERT(s && s->finished);
-    return s->labels.n;
+    LOOM_ASSERT(s && s->l.finished);
+    return s->l.kept.n;
 }
 
 const char *loom_set_label(const struct loom_set *s, int32_t i, size_t *len)
 {
-    if (!s || !s->finished || i < 0 || i >= s->labels.n) return NULL;
-    return loom_strtab_str(&s->labels, i, len);
+    if (!s || !s->l.finished || i < 0 || i >= s->l.kept.n) return NULL;
+    return loom_strtab_str(&s->l.kept, i, len);
 }
 
 enum loom_status loom_set_encode(const struct loom_set *s, const char *text, size_t len, float *out,
                                  int32_t *unknown, struct loom_error *err)
 {
-    LOOM_ASSERT(s && s->finished);
-    if (!out && s->labels.n) return loom_error_set(err, LOOM_ERR_INVALID, "set: NULL output");
-    for (int32_t i = 0; i < s->labels.n; i++) out[i] = 0;
+    LOOM_ASSERT(s && s->l.finished);
+    if (!out && s->l.kept.n) return loom_error_set(err, LOOM_ERR_INVALID, "set: NULL output");
+    for (int32_t i = 0; i < s->l.kept.n; i++) out[i] = 0;
     int32_t unk = 0;
     struct splitter sp = split(text, len, s->sep);
     const char *piece;
     size_t plen;
     while (next_piece(&sp, &piece, &plen)) {
         if (plen == 0) continue;
-        int32_t k = loom_strtab_find(&s->labels, piece, plen);
+        int32_t k = loom_strtab_find(&s->l.kept, piece, plen);
         if (k < 0)
             unk += unk < INT32_MAX;
         else
@@ -647,14 +691,12 @@ enum loom_status loom_set_encode(const struct loom_set *s, const char *text, siz
 enum loom_status loom_set_save(const struct loom_set *s, uint8_t **out, size_t *out_len,
                                struct loom_error *err)
 {
-    if (!s || !s->finished || !out || !out_len)
+    if (!s || !s->l.finished || !out || !out_len)
         return loom_error_set(err, LOOM_ERR_INVALID, "set: save needs a finished encoder");
     struct loom_blob_writer w;
     loom_blob_write_begin(&w, SET_TAG, FORMAT_V1);
     loom_blob_put_str(&w, s->sep, strlen(s->sep));
-    loom_blob_put_u64(&w, (uint64_t)s->min_count);
-    loom_blob_put_u64(&w, s->max_labels);
-    put_strings(&w, &s->labels, 0);
+    labels_save(&w, &s->l);
     return loom_blob_write_end(&w, out, out_len, err);
 }
 
@@ -677,33 +719,23 @@ enum loom_status loom_set_load(const void *buf, size_t len, struct loom_set **ou
     enum loom_status st = loom_blob_read_begin(&r, buf, len, SET_TAG, FORMAT_V1, "set labels", err);
     if (st != LOOM_OK) return st;
     char sep[LOOM_SEPARATOR_MAX + 1];
-    bool sep_ok = get_separator(&r, sep);
-    uint64_t min_count = loom_blob_get_u64(&r), max_labels = loom_blob_get_u64(&r);
-    if (!sep_ok || all_blank(sep) || min_count < 1 || min_count > INT64_MAX ||
-        max_labels > LOOM_STRTAB_MAX_ENTRIES)
+    if (!get_separator(&r, sep) || all_blank(sep))
         return loom_error_set(err, LOOM_ERR_FORMAT, "saved set labels: bad options");
-    struct loom_set *s = NULL;
-    if ((st = loom_set_new(sep, (int64_t)min_count, max_labels, &s, err)) != LOOM_OK) return st;
-    if ((st = get_strings(&r, &s->labels, sep, "set labels", err)) != LOOM_OK) goto fail;
-    if ((st = loom_blob_read_end(&r, "set labels", err)) != LOOM_OK) goto fail;
-    if (max_labels && (size_t)s->labels.n > max_labels) {
-        st = loom_error_set(err, LOOM_ERR_FORMAT, "saved set labels: more than %llu",
-                            (unsigned long long)max_labels);
-        goto fail;
+    struct loom_set *s = calloc(1, sizeof *s);
+    if (!s) return loom_error_set(err, LOOM_ERR_NOMEM, "out of memory for a set encoder");
+    memcpy(s->sep, sep, sizeof sep);
+    if ((st = labels_load(&r, &s->l, &set_kind, sep, err)) != LOOM_OK) {
+        loom_set_free(&s);
+        return st;
     }
-    s->finished = true;
     *out = s;
     return LOOM_OK;
-fail:
-    loom_set_free(&s);
-    return st;
 }
 
 void loom_set_free(struct loom_set **s)
 {
     if (!s || !*s) return;
-    loom_strtab_done(&(*s)->seen);
-    loom_strtab_done(&(*s)->labels);
+    labels_done(&(*s)->l);
     free(*s);
     *s = NULL;
 }
