@@ -3,7 +3,8 @@
  * printed, as `loom check` does), fit the preprocessing on the training
  * rows, open the training and validation rows (with the dataset cache) and
  * report what they held, build the model, train it (fusion/trainer.h:
- * progress on stderr, metrics.jsonl and checkpoints in the run directory),
+ * progress on stderr, metrics.jsonl and checkpoints in the run directory,
+ * every dropped photo in its bad_images.tsv),
  * then save the best model (or the final one when no epoch improved) with a
  * checksum of the data it was trained on, and print its validation
  * metrics. Exit 0 when trained (or stopped by --stop-after), 1 on failure,
@@ -35,7 +36,8 @@ static void usage(FILE *f)
                "Fit the preprocessing, train the model the schema describes, save it and\n"
                "print its validation metrics.\n"
                "  --out MODEL      the model file (default: RUN_DIR/model.loom)\n"
-               "  --run-dir DIR    checkpoints (last.loom, best.loom) and metrics.jsonl\n"
+               "  --run-dir DIR    checkpoints (last.loom, previous.loom, best.loom),\n"
+               "                   metrics.jsonl and bad_images.tsv\n"
                "                   (default: the schema's training.checkpoint_dir; with\n"
                "                   --branches, its subdirectory branches-A+B)\n"
                "  --resume         continue from the newest valid checkpoint in RUN_DIR\n"
@@ -178,21 +180,18 @@ static bool newest_checkpoint(const char *dir, char *path, size_t n, long long *
     return true;
 }
 
-/* Temporary files of saves a kill interrupted (".last.loom.tmp-XXXXXX", see
- * core/model_file.h) and of metrics.jsonl's rewrite: never complete, removed. */
+/* Temporary files of saves a kill interrupted (".last.loom.tmp-XXXXXX",
+ * ".model.loom.tmp-XXXXXX": core/model_file.h; ".previous.loom.tmp-link")
+ * and of metrics.jsonl's rewrite: never complete, removed. */
 static void remove_stale_temps(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return;
     char path[4400];
     for (struct dirent *e; (e = readdir(d));) {
-        bool stale = !strcmp(e->d_name, "metrics.jsonl.tmp");
-        for (int i = 0; i < 3 && !stale; i++) {
-            size_t k = strlen(checkpoints[i]);
-            stale = e->d_name[0] == '.' && !strncmp(e->d_name + 1, checkpoints[i], k) &&
-                    !strncmp(e->d_name + 1 + k, ".tmp-", 5);
-        }
-        if (!stale) continue;
+        if (strcmp(e->d_name, "metrics.jsonl.tmp") &&
+            !(e->d_name[0] == '.' && strstr(e->d_name, ".loom.tmp-")))
+            continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         unlink(path);
     }
