@@ -114,6 +114,13 @@ static void read_all(const struct loom_dataset *d)
     loom_batcher_free(&b);
 }
 
+/* The dropped-photo list replayed from the cache: each field a string. */
+static void on_bad(const struct loom_bad_photo *b, void *user)
+{
+    FUZZ_CHECK(b->line >= 1 && b->column && b->path && b->reason && !strchr(b->path, '\t'));
+    ++*(int64_t *)user;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -135,7 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(m.base == NULL && err.message[0]);
     }
-    struct loom_dataset_opts o = {.use_cache = true, .cache_dir = dir, .threads = 1};
+    int64_t nbad = 0;
+    struct loom_dataset_opts o = {
+        .use_cache = true, .cache_dir = dir, .threads = 1, .on_bad_photo = on_bad, .user = &nbad};
     struct loom_data_report rep;
     struct loom_dataset *d = NULL;
     enum loom_status st = loom_dataset_open(&schema, prep, LOOM_SPLIT_TRAIN, &o, &d, &rep, &err);
@@ -143,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * (or its report says too many rows were bad) */
     FUZZ_CHECK(st == LOOM_OK ? d && rep.from_cache : d == NULL && err.message[0]);
     if (d) read_all(d);
+    /* a cache that is taken replays exactly its report's dropped photos */
+    FUZZ_CHECK(st != LOOM_OK || nbad == rep.images_bad);
     loom_dataset_close(&d);
     return 0;
 }
