@@ -155,6 +155,20 @@ static bool write_split(const char *out, const struct split *sp, struct loom_rng
     return ok;
 }
 
+/* mkdir -p */
+static bool mkdirs(const char *path)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1;; s++) {
+        if (*s && *s != '/') continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0777) && errno != EEXIST) return false;
+        if (!(*s = c)) return true;
+    }
+}
+
 static int usage(void)
 {
     fprintf(stderr,
@@ -186,7 +200,7 @@ int main(int argc, char **argv)
         return usage();
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/photos", out);
-    if ((mkdir(out, 0777) && errno != EEXIST) || (mkdir(dir, 0777) && errno != EEXIST)) {
+    if (!mkdirs(dir)) {
         fprintf(stderr, "loom-market-ref-gen: %s: %s\n", dir, strerror(errno));
         return 1;
     }
