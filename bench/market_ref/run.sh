@@ -81,7 +81,7 @@ else
     rt=(--epochs "$epochs" --rows "$rows") ri=(--rows "$rows")
     infer_csv="$data/train.csv"
 fi
-torch() { # name args...: ref_model.py under /usr/bin/time -v
+pytorch() { # name args...: ref_model.py under /usr/bin/time -v
     local name=$1; shift
     echo "run.sh: PyTorch: ref_model.py --threads $threads $*"
     /usr/bin/time -v -o "$out/$name.time" $py "$ref" --threads $threads \
@@ -103,17 +103,17 @@ echo "run.sh: machine limits"
 echo "run.sh: loom: training"
 loom_run loom-train "$bin/loom-market-ref-train" "$here/bench/market_ref/ref.yaml" \
     --threads $threads "${lt[@]}" --save "$out/model.loom" --json "$out/loom-train.json"
-torch torch-train --tuned --only train "${rt[@]}"
+pytorch torch-train --tuned --only train "${rt[@]}"
 
 # 3. inference, alternating
 echo "run.sh: loom: inference"
 loom_run loom-infer "$bin/loom-market-ref-infer" "$out/model.loom" --data "$infer_csv" \
     --images "$data/photos" --threads $threads "${li[@]}" --json "$out/loom-infer.json"
-torch torch-infer --tuned --only infer,split "${ri[@]}"
+pytorch torch-infer --tuned --only infer,split "${ri[@]}"
 
 # 4. PyTorch out of the box
 rm -f "$out/torch-stock.json"
-[ $stock = 1 ] && torch torch-stock --only train,infer "${rt[@]}"
+[ $stock = 1 ] && pytorch torch-stock --only train,infer "${rt[@]}"
 
 # 5. the server: one row with 4 photos per request
 serve() { # server threads
