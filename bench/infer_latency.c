@@ -14,7 +14,8 @@
  * - batch B:       rows/s of loom_predict on B rows of the CSV (their own
  *                  photos, built once), and with the rows rebuilt each call;
  * - the allocator calls per warm call (this program counts every malloc of
- *   the process, any thread, any library, by the library that called it).
+ *   the process, any thread, any library, by the library that called it;
+ *   with INFER_LATENCY_WHERE set in the environment, by calling function).
  * The row is the CSV's first with at least P photos; its text columns are
  * its own words repeated up to K tokens (the reference model reads 48).
  * Figures on a shared machine are indicative only.
@@ -105,6 +106,22 @@ static void count_report(long per)
     for (int q = 0; q < 8 && lib[q]; q++)
         printf("%s %s %.2f", q ? "," : " (", lib[q], (double)n[q] / (double)per);
     printf("%s\n", lib[0] ? ")" : "");
+    if (!getenv("INFER_LATENCY_WHERE")) return;
+    /* Each distinct caller (nearest exported symbol) with its count. */
+    for (long k = 0; k < total && k < NWHERE; k++) {
+        if (!where[k]) continue;
+        long c = 0;
+        void *w = where[k];
+        for (long q = k; q < total && q < NWHERE; q++)
+            if (where[q] == w) c++, where[q] = NULL;
+        Dl_info di;
+        int ok = dladdr(w, &di);
+        printf(
+            "    %5ld x %s %s+%#lx\n", c, ok && di.dli_fname ? di.dli_fname : "?",
+            ok && di.dli_sname ? di.dli_sname : "?",
+            ok ? (unsigned long)((char *)w - (char *)(di.dli_saddr ? di.dli_saddr : di.dli_fbase))
+               : 0ul);
+    }
 }
 
 /* ---- the CSV (RFC 4180 as the marketplace generator writes it) ---- */

@@ -55,6 +55,19 @@ void loom_omp_share(int64_t n, int64_t *lo, int64_t *hi);
         }                                                                                          \
     } while (0)
 
+/* for (int64_t i = 0; i < n; i++) body, as a static parallel for when
+ * `fork` holds, else as a plain loop with no region entered. The body is
+ * the trailing argument(s), a braced block. */
+#define LOOM_OMP_FOR(fork, i, n, ...)                                                              \
+    do {                                                                                           \
+        if (fork) {                                                                                \
+            _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < (n); i++)         \
+                __VA_ARGS__                                                                        \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < (n); i++) __VA_ARGS__                                          \
+        }                                                                                          \
+    } while (0)
+
 /* Hot elementwise kernels built for several instruction sets, the best one
  * picked at load time (GCC/clang function multiversioning through an ifunc):
  * the default build targets baseline x86-64 (SSE2) unless -Dnative=true.

@@ -166,27 +166,28 @@ static bool dirs_in_parallel(const struct rnn_run *r)
     return r->ndir == 2 && loom_omp_fork(2, 1);
 }
 
-/* xp (N*T, ndir*G*H) = x w_ih^T for every step, one sgemm per direction
- * into its columns (no copy of both w_ih side by side: at batch 1 that copy
- * cost as much as the product). */
-static void project(const struct rnn_run *r, float *xp, const float *x, const struct rnn_dir *w)
+/* Direction d's columns of xp (N*T, ndir*G*H) = x w_ih^T for every step:
+ * one sgemm, run by the direction's own thread when the directions run side
+ * by side (no copy of both w_ih side by side: at batch 1 that copy cost as
+ * much as the product; and a threaded OpenBLAS sgemm mallocs its job list). */
+static void project(const struct rnn_run *r, int d, float *xp, const float *x, const float *w_ih)
 {
     int64_t NT = r->N * r->T, nin = r->nin, GH = r->cell->G * r->H, XW = r->ndir * GH;
-    if (NT == 0 || XW == 0) return;
-    if (!nin) {
-        memset(xp, 0, (size_t)(NT * XW) * sizeof *xp);
-        return;
-    }
-    for (int d = 0; d < r->ndir; d++)
+    if (NT == 0 || GH == 0) return;
+    if (nin)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NT, (int)GH, (int)nin, 1.0f, x,
-                    (int)nin, w[d].w_ih, (int)nin, 0.0f, xp + d * GH, (int)XW);
+                    (int)nin, w_ih, (int)nin, 0.0f, xp + d * GH, (int)XW);
+    else
+        for (int64_t i = 0; i < NT; i++) memset(xp + i * XW + d * GH, 0, (size_t)GH * sizeof *xp);
 }
 
-/* Direction d's share of the buffers of forward(). */
-static void run_dir(const struct rnn_run *r, int d, float *y, const float *xp, float *hp, float *h,
-                    float *st, const struct rnn_dir *w)
+/* Direction d: its input projection, then its recurrence, in its share of
+ * the buffers of forward(). */
+static void run_dir(const struct rnn_run *r, int d, float *y, float *xp, const float *x, float *hp,
+                    float *h, float *st, const struct rnn_dir *w)
 {
     int64_t N = r->N, H = r->H, GH = r->cell->G * H;
+    project(r, d, xp, x, w[d].w_ih);
     forward_dir(r, d, y, xp, hp + d * N * GH, h ? h + d * N * H : NULL, st ? st + d * N * H : NULL,
                 &w[d]);
 }
@@ -200,12 +201,11 @@ static bool forward(const struct rnn_run *r, struct loom_arena *a, float *y, con
     float *h = infer ? falloc(a, r->ndir * N, H) : NULL;
     float *st = infer ? falloc(a, r->ndir * N, H) : NULL;
     if (!xp || !hp || (infer && (!h || !st))) return false;
-    project(r, xp, x, w);
     if (dirs_in_parallel(r)) {
 #pragma omp parallel for num_threads(2)
-        for (int d = 0; d < 2; d++) run_dir(r, d, y, xp, hp, h, st, w);
+        for (int d = 0; d < 2; d++) run_dir(r, d, y, xp, x, hp, h, st, w);
     } else {
-        for (int d = 0; d < r->ndir; d++) run_dir(r, d, y, xp, hp, h, st, w);
+        for (int d = 0; d < r->ndir; d++) run_dir(r, d, y, xp, x, hp, h, st, w);
     }
     /* Steps at or past a row's length give zeros. */
     for (int64_t n = 0; n < N; n++)
