@@ -305,11 +305,16 @@ static int build(struct bench *b, loom_rows *rows, const struct row *r, int n,
     return 0;
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static int by_value(const void *a, const void *b)
@@ -334,7 +339,7 @@ static int run(struct bench *b, int threads, int iters, const struct row *one,
     loom_session *s = NULL;
     loom_rows *r1 = NULL, *rb = NULL;
     const loom_result *res;
-    double *t = calloc((size_t)iters, sizeof *t);
+    double *t = calloc((size_t)iters, sizeof *t), *cpu = calloc((size_t)iters, sizeof *cpu);
     if (loom_session_new(b->m, &s, &err) || loom_rows_new(b->m, &r1, &err) ||
         loom_rows_new(b->m, &rb, &err))
         goto fail;
@@ -349,11 +354,16 @@ static int run(struct bench *b, int threads, int iters, const struct row *one,
         if (loom_predict(s, r1, &res, &err)) goto fail;
     atomic_store(&counting, false);
     for (int k = 0; k < iters; k++) {
-        double t0 = now();
+        double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         if (loom_predict(s, r1, &res, &err)) goto fail;
         t[k] = now() - t0;
+        cpu[k] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     }
     stats("predict", t, iters);
+    /* CPU time of the whole process per call: on one thread the work itself,
+     * little changed by other processes taking the cores (a busy machine
+     * stretches wall time, not this); on several it includes spinning. */
+    stats("  (cpu time)", cpu, iters);
     count_report(20);
     int nb = iters / 4 > 10 ? iters / 4 : 10;
     for (int k = 0; k < nb; k++) {
@@ -380,13 +390,13 @@ static int run(struct bench *b, int threads, int iters, const struct row *one,
         secs = now() - t0;
         printf("; rows+predict %7.1f rows/s\n", nbat * B / secs);
     }
-    free(t);
+    free(t), free(cpu);
     loom_rows_free(&r1), loom_rows_free(&rb);
     loom_session_free(&s);
     return 0;
 fail:
     fprintf(stderr, "infer_latency: %s\n", err.message);
-    free(t);
+    free(t), free(cpu);
     loom_rows_free(&r1), loom_rows_free(&rb);
     loom_session_free(&s);
     return 1;
