@@ -1,9 +1,9 @@
 /*
  * rnn_bench.c — time of loom_lstm / loom_gru forward and forward+backward on
  * a text-encoder sized batch: N=64, T=48, I=64, H=128, bidirectional.
- * Usage: rnn_bench [lstm|gru] [iterations]. Prints ms per batch and us per
- * sequence, with every row of length T and with lengths uniform in [1,T]
- * (the latter shows what skipping finished rows saves).
+ * Usage: rnn_bench [lstm|gru] [iterations] [N]. Prints ms per batch and us per
+ * sequence (the best of the iterations; N=1 is batch-1 inference's case), with every row of length
+ * T and with lengths uniform in [1,T] (the latter shows what skipping finished rows saves).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 
 #include "core/ops.h"
 
-enum { N = 64, T = 48, IN = 64, H = 128 };
+enum { NMAX = 64, T = 48, IN = 64, H = 128 };
 
 static double now_ms(void)
 {
@@ -31,10 +31,15 @@ int main(int argc, char **argv)
 {
     bool gru = argc > 1 && strcmp(argv[1], "gru") == 0;
     int iters = argc > 2 ? atoi(argv[2]) : 10, G = gru ? 3 : 4;
+    int N = argc > 3 ? atoi(argv[3]) : NMAX;
+    if (N < 1 || N > NMAX || iters < 1) {
+        fprintf(stderr, "usage: rnn_bench [lstm|gru] [iterations] [N <= %d]\n", NMAX);
+        return 2;
+    }
     struct loom_rng r;
     loom_rng_init(&r, 1, 0);
-    float *x = rand_buf(&r, (size_t)N * T * IN, 1.0f),
-          *dy = rand_buf(&r, (size_t)N * T * 2 * H, 1.0f);
+    float *x = rand_buf(&r, (size_t)NMAX * T * IN, 1.0f),
+          *dy = rand_buf(&r, (size_t)NMAX * T * 2 * H, 1.0f);
     float *wb[2][4];
     for (int d = 0; d < 2; d++) {
         wb[d][0] = rand_buf(&r, (size_t)G * H * IN, 0.1f);
@@ -42,8 +47,8 @@ int main(int argc, char **argv)
         wb[d][2] = rand_buf(&r, (size_t)G * H, 0.1f);
         wb[d][3] = rand_buf(&r, (size_t)G * H, 0.1f);
     }
-    int32_t full[N], mixed[N];
-    for (int n = 0; n < N; n++) full[n] = T, mixed[n] = 1 + (int32_t)loom_rng_below(&r, T);
+    int32_t full[NMAX], mixed[NMAX];
+    for (int n = 0; n < NMAX; n++) full[n] = T, mixed[n] = 1 + (int32_t)loom_rng_below(&r, T);
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 1);
     for (int mode = 0; mode < 4; mode++) {

@@ -1,6 +1,4 @@
 /* threads.c — thread settings for OpenMP, OpenBLAS and oneDNN (threads.h). */
-#include <omp.h>
-
 #include "threads.h"
 
 /* OpenBLAS's own controls (cblas.h declares them, but only in some builds). */
@@ -25,4 +23,12 @@ int loom_threads_get(void)
 const char *loom_threads_blas_config(void)
 {
     return openblas_get_config();
+}
+
+void loom_omp_share(int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    int64_t q = n / nt, r = n % nt;
+    *lo = t * q + (t < r ? t : r);
+    *hi = *lo + q + (t < r);
 }

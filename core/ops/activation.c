@@ -19,6 +19,7 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 #include "check.h"
 
 /* Elements past which a kernel runs on threads: the cheap ones are bound by
@@ -71,34 +72,44 @@ static inline float pick(bool c, float a, float b)
 
 /* The fast kernels: FWD is y[i] from v = x[i]; BWD is dy/dx from v = x[i]
  * and o = y[i]; both may use slope, lo and hi (copied out of p before the
- * loop, so that no load in a branch stops the vectoriser). Plain loops,
- * threaded past par_min elements. */
-#define ACT_OMP _Pragma("omp parallel for simd if (n > par) firstprivate(slope, lo, hi)")
+ * loop, so that no load in a branch stops the vectoriser). Plain loops over
+ * [i0, i1), threaded past par_min elements (threads.h: below it no OpenMP
+ * region is entered at all). */
 #define ACT_KERNELS(name, par_min, FWD, BWD)                                                       \
-    static void name##_fwd(float *restrict y, const float *restrict x, int64_t n,                  \
-                           struct act_params p)                                                    \
+    static void name##_fwd_range(float *restrict y, const float *restrict x, int64_t i0,           \
+                                 int64_t i1, struct act_params p)                                  \
     {                                                                                              \
-        const int64_t par = (par_min);                                                             \
         const float slope = p.slope, lo = p.lo, hi = p.hi;                                         \
         (void)slope, (void)lo, (void)hi;                                                           \
-        ACT_OMP for (int64_t i = 0; i < n; i++)                                                    \
+        _Pragma("omp simd") for (int64_t i = i0; i < i1; i++)                                      \
         {                                                                                          \
             float v = x[i];                                                                        \
             y[i] = (FWD);                                                                          \
         }                                                                                          \
     }                                                                                              \
-    static void name##_bwd(float *restrict dx, const float *restrict dy, const float *restrict x,  \
-                           const float *restrict y, int64_t n, struct act_params p)                \
+    static void name##_bwd_range(float *restrict dx, const float *restrict dy,                     \
+                                 const float *restrict x, const float *restrict y, int64_t i0,     \
+                                 int64_t i1, struct act_params p)                                  \
     {                                                                                              \
-        const int64_t par = (par_min);                                                             \
         const float slope = p.slope, lo = p.lo, hi = p.hi;                                         \
         (void)slope, (void)lo, (void)hi, (void)x, (void)y;                                         \
-        ACT_OMP for (int64_t i = 0; i < n; i++)                                                    \
+        _Pragma("omp simd") for (int64_t i = i0; i < i1; i++)                                      \
         {                                                                                          \
             float v = x[i], o = y[i];                                                              \
             (void)v, (void)o;                                                                      \
             dx[i] += dy[i] * (BWD);                                                                \
         }                                                                                          \
+    }                                                                                              \
+    static void name##_fwd(float *restrict y, const float *restrict x, int64_t n,                  \
+                           struct act_params p)                                                    \
+    {                                                                                              \
+        LOOM_OMP_SPLIT(loom_omp_fork(n, (par_min)), n, i0, i1, name##_fwd_range(y, x, i0, i1, p)); \
+    }                                                                                              \
+    static void name##_bwd(float *restrict dx, const float *restrict dy, const float *restrict x,  \
+                           const float *restrict y, int64_t n, struct act_params p)                \
+    {                                                                                              \
+        LOOM_OMP_SPLIT(loom_omp_fork(n, (par_min)), n, i0, i1,                                     \
+                       name##_bwd_range(dx, dy, x, y, i0, i1, p));                                 \
     }
 
 /* v < 0 ? 0 : v lets a NaN through, as it should (a diverged step shows). */

@@ -20,6 +20,7 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 #include "check.h"
 
 #define BAG_PAR 32768 /* floats touched: below this, one thread */
@@ -65,8 +66,7 @@ static bool offsets_ok(struct loom_ctx *c, const char *op, const int64_t *off, i
 /* s (n), off (nbags+1) -> a (n). */
 static void softmax_fwd(float *a, const float *s, const int64_t *off, int64_t nbags)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags], BAG_PAR), i, nbags, {
         int64_t k0 = off[i], k1 = off[i + 1];
         if (k0 == k1) continue;
         float m = s[k0], z = 0;
@@ -74,7 +74,7 @@ static void softmax_fwd(float *a, const float *s, const int64_t *off, int64_t nb
         for (int64_t k = k0; k < k1; k++) z += a[k] = expf(s[k] - m);
         float inv = 1.0f / z;
         for (int64_t k = k0; k < k1; k++) a[k] *= inv;
-    }
+    });
 }
 
 static void softmax_fwd_ref(float *a, const float *s, const int64_t *off, int64_t nbags)
@@ -90,12 +90,11 @@ static void softmax_fwd_ref(float *a, const float *s, const int64_t *off, int64_
 static void softmax_bwd(float *ds, const float *da, const float *a, const int64_t *off,
                         int64_t nbags)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags], BAG_PAR), i, nbags, {
         float dot = 0;
         for (int64_t k = off[i]; k < off[i + 1]; k++) dot += a[k] * da[k];
         for (int64_t k = off[i]; k < off[i + 1]; k++) ds[k] += a[k] * (da[k] - dot);
-    }
+    });
 }
 
 static void softmax_bwd_ref(float *ds, const float *da, const float *a, const int64_t *off,
@@ -159,8 +158,7 @@ struct loom_tensor *loom_bag_softmax(struct loom_ctx *c, struct loom_tensor *sco
 static void wsum_fwd(float *z, const float *h, const float *a, const float *empty,
                      const int64_t *off, int64_t nbags, int64_t D)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] * D > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags] * D, BAG_PAR), i, nbags, {
         float *zi = z + i * D;
         if (off[i] == off[i + 1] && empty) {
             memcpy(zi, empty, (size_t)D * sizeof *zi);
@@ -172,7 +170,7 @@ static void wsum_fwd(float *z, const float *h, const float *a, const float *empt
             float ak = a[k];
             for (int64_t d = 0; d < D; d++) zi[d] += ak * hk[d];
         }
-    }
+    });
 }
 
 static void wsum_fwd_ref(float *z, const float *h, const float *a, const float *empty,
@@ -190,8 +188,7 @@ static void wsum_fwd_ref(float *z, const float *h, const float *a, const float *
 static void wsum_bwd(float *dh, float *da, float *dempty, const float *dz, const float *h,
                      const float *a, const int64_t *off, int64_t nbags, int64_t D)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] * D > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags] * D, BAG_PAR), i, nbags, {
         const float *dzi = dz + i * D;
         for (int64_t k = off[i]; k < off[i + 1]; k++) {
             const float *hk = h + k * D;
@@ -205,7 +202,7 @@ static void wsum_bwd(float *dh, float *da, float *dempty, const float *dz, const
                 da[k] += s;
             }
         }
-    }
+    });
     if (dempty)
         for (int64_t i = 0; i < nbags; i++)
             if (off[i] == off[i + 1])
@@ -295,8 +292,7 @@ struct loom_tensor *loom_bag_weighted_sum(struct loom_ctx *c, struct loom_tensor
 static void mean_fwd(float *z, const float *h, const float *empty, const int64_t *off,
                      int64_t nbags, int64_t D)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] * D > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags] * D, BAG_PAR), i, nbags, {
         float *zi = z + i * D;
         int64_t len = off[i + 1] - off[i];
         if (len == 0 && empty) {
@@ -308,7 +304,7 @@ static void mean_fwd(float *z, const float *h, const float *empty, const int64_t
             for (int64_t d = 0; d < D; d++) zi[d] += h[k * D + d];
         float inv = len ? 1.0f / (float)len : 0.0f;
         for (int64_t d = 0; d < D; d++) zi[d] *= inv;
-    }
+    });
 }
 
 static void mean_fwd_ref(float *z, const float *h, const float *empty, const int64_t *off,
@@ -327,14 +323,13 @@ static void mean_bwd(float *dh, float *dempty, const float *dz, const int64_t *o
                      int64_t D)
 {
     if (dh) {
-#pragma omp parallel for schedule(static) if (off[nbags] * D > BAG_PAR)
-        for (int64_t i = 0; i < nbags; i++) {
+        LOOM_OMP_FOR(loom_omp_fork(off[nbags] * D, BAG_PAR), i, nbags, {
             int64_t len = off[i + 1] - off[i];
             float inv = len ? 1.0f / (float)len : 0.0f;
             const float *dzi = dz + i * D;
             for (int64_t k = off[i]; k < off[i + 1]; k++)
                 for (int64_t d = 0; d < D; d++) dh[k * D + d] += inv * dzi[d];
-        }
+        });
     }
     if (dempty)
         for (int64_t i = 0; i < nbags; i++)
@@ -362,8 +357,7 @@ static void mean_bwd_ref(float *dh, float *dempty, const float *dz, const int64_
 static void max_fwd(float *z, int64_t *arg, const float *h, const float *empty, const int64_t *off,
                     int64_t nbags, int64_t D)
 {
-#pragma omp parallel for schedule(static) if (off[nbags] * D > BAG_PAR)
-    for (int64_t i = 0; i < nbags; i++) {
+    LOOM_OMP_FOR(loom_omp_fork(off[nbags] * D, BAG_PAR), i, nbags, {
         float *zi = z + i * D;
         int64_t *ai = arg + i * D, k0 = off[i];
         if (k0 == off[i + 1]) {
@@ -376,7 +370,7 @@ static void max_fwd(float *z, int64_t *arg, const float *h, const float *empty, 
             for (int64_t d = 0; d < D; d++)
                 if (hk[d] > zi[d]) zi[d] = hk[d], ai[d] = k;
         }
-    }
+    });
 }
 
 static void max_fwd_ref(float *z, int64_t *arg, const float *h, const float *empty,
@@ -396,12 +390,12 @@ static void max_bwd(float *dh, float *dempty, const float *dz, const int64_t *ar
                     const int64_t *off, int64_t nbags, int64_t D)
 {
     if (dh) {
-#pragma omp parallel for schedule(static) if (nbags * D > BAG_PAR)
-        for (int64_t i = 0; i < nbags; i++)
+        LOOM_OMP_FOR(loom_omp_fork(nbags * D, BAG_PAR), i, nbags, {
             for (int64_t d = 0; d < D; d++) {
                 int64_t k = arg[i * D + d];
                 if (k >= 0) dh[k * D + d] += dz[i * D + d];
             }
+        });
     }
     if (dempty)
         for (int64_t i = 0; i < nbags; i++)

@@ -16,70 +16,113 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 #include "check.h"
 
 #define PAR_MIN 32768 /* elements: below this, threads cost more than they gain */
 
-/* ---- kernels: y (n) or (R,C), every buffer distinct unless said ---- */
+/* ---- kernels: y (n) or (R,C), every buffer distinct unless said ----
+ * Each is a plain loop over a range [i0, i1), run on the threads past
+ * PAR_MIN elements (threads.h: below it no OpenMP region is entered). */
+
+#define ELEM_FORK(n) loom_omp_fork((n), PAR_MIN)
+
+static void add_range(float *restrict y, const float *restrict a, const float *restrict b,
+                      int64_t i0, int64_t i1)
+{
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) y[i] = a[i] + b[i];
+}
 
 static void add_fwd(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
 {
-#pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    LOOM_OMP_SPLIT(ELEM_FORK(n), n, i0, i1, add_range(y, a, b, i0, i1));
 }
 
-/* a (R,C), b (C) -> y (R,C) */
-static void add_row_fwd(float *restrict y, const float *restrict a, const float *restrict b,
-                        int64_t R, int64_t C)
+/* a (R,C), b (C) -> y (R,C), rows [r0, r1) */
+static void add_row_range(float *restrict y, const float *restrict a, const float *restrict b,
+                          int64_t C, int64_t r0, int64_t r1)
 {
-#pragma omp parallel for if (R * C > PAR_MIN)
-    for (int64_t r = 0; r < R; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         float *restrict yr = y + r * C;
         const float *restrict ar = a + r * C;
         for (int64_t j = 0; j < C; j++) yr[j] = ar[j] + b[j];
     }
 }
 
+static void add_row_fwd(float *restrict y, const float *restrict a, const float *restrict b,
+                        int64_t R, int64_t C)
+{
+    LOOM_OMP_SPLIT(ELEM_FORK(R * C), R, r0, r1, add_row_range(y, a, b, C, r0, r1));
+}
+
+static void mul_range(float *restrict y, const float *restrict a, const float *restrict b,
+                      int64_t i0, int64_t i1)
+{
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) y[i] = a[i] * b[i];
+}
+
 static void mul_fwd(float *restrict y, const float *restrict a, const float *restrict b, int64_t n)
 {
-#pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    LOOM_OMP_SPLIT(ELEM_FORK(n), n, i0, i1, mul_range(y, a, b, i0, i1));
+}
+
+static void scale_range(float *restrict y, const float *restrict x, float s, int64_t i0, int64_t i1)
+{
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) y[i] = s * x[i];
 }
 
 static void scale_fwd(float *restrict y, const float *restrict x, float s, int64_t n)
 {
-#pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = s * x[i];
+    LOOM_OMP_SPLIT(ELEM_FORK(n), n, i0, i1, scale_range(y, x, s, i0, i1));
 }
 
 /* d += s * g */
+static void axpy_range(float *restrict d, const float *restrict g, float s, int64_t i0, int64_t i1)
+{
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) d[i] += s * g[i];
+}
+
 static void axpy_bwd(float *restrict d, const float *restrict g, float s, int64_t n)
 {
-#pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] += s * g[i];
+    LOOM_OMP_SPLIT(ELEM_FORK(n), n, i0, i1, axpy_range(d, g, s, i0, i1));
 }
 
 /* d += g * o */
-static void mul_bwd(float *restrict d, const float *restrict g, const float *restrict o, int64_t n)
+static void mul_bwd_range(float *restrict d, const float *restrict g, const float *restrict o,
+                          int64_t i0, int64_t i1)
 {
-#pragma omp parallel for simd if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) d[i] += g[i] * o[i];
+#pragma omp simd
+    for (int64_t i = i0; i < i1; i++) d[i] += g[i] * o[i];
 }
 
-/* db (C) += column sums of g (R,C). Threads split the columns (blocks of 64),
- * so each db[j] has one writer and the sum order does not depend on the
- * thread count. */
-static void rowsum_bwd(float *restrict db, const float *restrict g, int64_t R, int64_t C)
+static void mul_bwd(float *restrict d, const float *restrict g, const float *restrict o, int64_t n)
 {
-    int64_t nblk = (C + 63) / 64;
-#pragma omp parallel for if (R * C > PAR_MIN && nblk > 1)
-    for (int64_t k = 0; k < nblk; k++) {
+    LOOM_OMP_SPLIT(ELEM_FORK(n), n, i0, i1, mul_bwd_range(d, g, o, i0, i1));
+}
+
+/* db (C) += column sums of g (R,C), column blocks [k0, k1) of 64. Threads
+ * split the columns, so each db[j] has one writer and the sum order does
+ * not depend on the thread count. */
+static void rowsum_range(float *restrict db, const float *restrict g, int64_t R, int64_t C,
+                         int64_t k0, int64_t k1)
+{
+    for (int64_t k = k0; k < k1; k++) {
         int64_t j0 = k * 64, j1 = LOOM_MIN(C, j0 + 64);
         for (int64_t r = 0; r < R; r++) {
             const float *restrict gr = g + r * C;
             for (int64_t j = j0; j < j1; j++) db[j] += gr[j];
         }
     }
+}
+
+static void rowsum_bwd(float *restrict db, const float *restrict g, int64_t R, int64_t C)
+{
+    int64_t nblk = (C + 63) / 64;
+    LOOM_OMP_SPLIT(ELEM_FORK(R * C) && nblk > 1, nblk, k0, k1, rowsum_range(db, g, R, C, k0, k1));
 }
 
 /* ---- reference twins ---- */

@@ -9,6 +9,7 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 #include "check.h"
 
 #define PAR_MIN 32768
@@ -18,11 +19,10 @@
  * skipped (inputs or outputs without a gradient). Rows go to threads, so a
  * piece given twice (concat(x, x)) is only ever written by one thread per
  * row. */
-static void pieces_move(float *wide, float *const *pieces, const int64_t *cols, int n, int64_t R,
-                        int64_t W, bool to_wide, bool add)
+static void pieces_rows(float *wide, float *const *pieces, const int64_t *cols, int n, int64_t W,
+                        bool to_wide, bool add, int64_t r0, int64_t r1)
 {
-#pragma omp parallel for if (R * W > PAR_MIN && R > 1)
-    for (int64_t r = 0; r < R; r++) {
+    for (int64_t r = r0; r < r1; r++) {
         float *w = wide + r * W;
         for (int i = 0; i < n; i++) {
             int64_t C = cols[i];
@@ -38,6 +38,13 @@ static void pieces_move(float *wide, float *const *pieces, const int64_t *cols, 
             w += C;
         }
     }
+}
+
+static void pieces_move(float *wide, float *const *pieces, const int64_t *cols, int n, int64_t R,
+                        int64_t W, bool to_wide, bool add)
+{
+    LOOM_OMP_SPLIT(loom_omp_fork(R * W, PAR_MIN) && R > 1, R, r0, r1,
+                   pieces_rows(wide, pieces, cols, n, W, to_wide, add, r0, r1));
 }
 
 /* The same by index arithmetic, one element at a time. */

@@ -11,18 +11,25 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 #include "check.h"
 
 #define PAR_MIN 32768 /* elements of y */
 #define COL_BLK 16    /* columns per task in backward: one 64-byte line */
 
-/* w (V,E), ids (n) checked in range -> y (n,E) */
+/* w (V,E), ids (n) checked in range -> y (n,E), rows [i0, i1) */
+static void embedding_rows(float *restrict y, const float *restrict w, const int32_t *ids,
+                           int64_t E, int64_t i0, int64_t i1)
+{
+    for (int64_t i = i0; i < i1; i++)
+        memcpy(y + i * E, w + (int64_t)ids[i] * E, (size_t)E * sizeof *y);
+}
+
 static void embedding_fwd(float *restrict y, const float *restrict w, const int32_t *ids, int64_t n,
                           int64_t E)
 {
-#pragma omp parallel for if (n * E > PAR_MIN && n > 1)
-    for (int64_t i = 0; i < n; i++)
-        memcpy(y + i * E, w + (int64_t)ids[i] * E, (size_t)E * sizeof *y);
+    LOOM_OMP_SPLIT(loom_omp_fork(n * E, PAR_MIN) && n > 1, n, i0, i1,
+                   embedding_rows(y, w, ids, E, i0, i1));
 }
 
 static void embedding_fwd_ref(float *y, const float *w, const int32_t *ids, int64_t n, int64_t E)
@@ -36,7 +43,7 @@ static void embedding_bwd(float *restrict dw, const float *restrict dy, const in
                           int64_t n, int64_t E)
 {
     int64_t nblk = (E + COL_BLK - 1) / COL_BLK;
-    if (n * E <= PAR_MIN || nblk < 2) { /* serial: rows in order */
+    if (!loom_omp_fork(n * E, PAR_MIN) || nblk < 2) { /* serial: rows in order */
         for (int64_t i = 0; i < n; i++) {
             float *restrict d = dw + (int64_t)ids[i] * E;
             const float *restrict g = dy + i * E;

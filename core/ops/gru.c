@@ -17,6 +17,15 @@
 /* Saved per hidden unit and step: r, z, n, hn. */
 enum { GRU_S = 4 };
 
+/* Unit j of a step: r, z, hn and n; the one body of gru_fwd and
+ * gru_fwd_inf, so that both give the same bits. */
+#define GRU_UNIT(j)                                                                                \
+    float r = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);                                        \
+    float z = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);                        \
+    float hn = hp[2 * H + j] + bhh[2 * H + j];                                                     \
+    float n = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + r * hn)
+
+LOOM_TARGET_CLONES
 static void gru_fwd(float *restrict h, float *restrict sv, const float *restrict xp,
                     const float *restrict hp, const float *restrict bih, const float *restrict bhh,
                     const float *restrict hprev, const float *restrict svp, int64_t H)
@@ -24,15 +33,27 @@ static void gru_fwd(float *restrict h, float *restrict sv, const float *restrict
     (void)svp;
 #pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
-        float r = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);
-        float z = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);
-        float hn = hp[2 * H + j] + bhh[2 * H + j];
-        float n = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + r * hn);
+        GRU_UNIT(j);
         sv[j] = r, sv[H + j] = z, sv[2 * H + j] = n, sv[3 * H + j] = hn;
         h[j] = (1.0f - z) * n + z * hprev[j];
     }
 }
 
+/* Inference: h holds h_prev on entry; the GRU carries no other state. */
+LOOM_TARGET_CLONES
+static void gru_fwd_inf(float *restrict h, float *restrict st, const float *restrict xp,
+                        const float *restrict hp, const float *restrict bih,
+                        const float *restrict bhh, int64_t H)
+{
+    (void)st;
+#pragma omp simd
+    for (int64_t j = 0; j < H; j++) {
+        GRU_UNIT(j);
+        h[j] = (1.0f - z) * n + z * h[j];
+    }
+}
+
+LOOM_TARGET_CLONES
 static void gru_bwd(float *restrict dgi, float *restrict dgh, float *restrict dh,
                     float *restrict dc, const float *restrict sv, const float *restrict svp,
                     const float *restrict hprev, int64_t H)
@@ -126,6 +147,7 @@ static const struct rnn_cell gru_cell = {
     .G = 3,
     .S = GRU_S,
     .fwd = gru_fwd,
+    .fwd_inf = gru_fwd_inf,
     .bwd = gru_bwd,
     .seq_ref = gru_seq_ref,
     .seq_bwd_ref = gru_seq_bwd_ref,

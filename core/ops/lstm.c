@@ -16,6 +16,16 @@
 /* Saved per hidden unit and step: i, f, g, o, c', tanh(c'). */
 enum { LSTM_S = 6 };
 
+/* Unit j of a step: the gates (i,f,g,o) and c' from the previous c; the
+ * one body of lstm_fwd and lstm_fwd_inf, so that both give the same bits. */
+#define LSTM_UNIT(j, cprev_j)                                                                      \
+    float i = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);                                        \
+    float f = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);                        \
+    float g = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + hp[2 * H + j] + bhh[2 * H + j]);           \
+    float o = rnn_sigmoid(xp[3 * H + j] + bih[3 * H + j] + hp[3 * H + j] + bhh[3 * H + j]);        \
+    float c = f * (cprev_j) + i * g, tc = rnn_tanh(c)
+
+LOOM_TARGET_CLONES
 static void lstm_fwd(float *restrict h, float *restrict sv, const float *restrict xp,
                      const float *restrict hp, const float *restrict bih, const float *restrict bhh,
                      const float *restrict hprev, const float *restrict svp, int64_t H)
@@ -24,17 +34,28 @@ static void lstm_fwd(float *restrict h, float *restrict sv, const float *restric
     const float *cprev = svp + 4 * H;
 #pragma omp simd /* the S*H-strided blocks do not overlap */
     for (int64_t j = 0; j < H; j++) {
-        float i = rnn_sigmoid(xp[j] + bih[j] + hp[j] + bhh[j]);
-        float f = rnn_sigmoid(xp[H + j] + bih[H + j] + hp[H + j] + bhh[H + j]);
-        float g = rnn_tanh(xp[2 * H + j] + bih[2 * H + j] + hp[2 * H + j] + bhh[2 * H + j]);
-        float o = rnn_sigmoid(xp[3 * H + j] + bih[3 * H + j] + hp[3 * H + j] + bhh[3 * H + j]);
-        float c = f * cprev[j] + i * g, tc = rnn_tanh(c);
+        LSTM_UNIT(j, cprev[j]);
         sv[j] = i, sv[H + j] = f, sv[2 * H + j] = g, sv[3 * H + j] = o;
         sv[4 * H + j] = c, sv[5 * H + j] = tc;
         h[j] = o * tc;
     }
 }
 
+/* Inference: c carried in st, nothing saved. */
+LOOM_TARGET_CLONES
+static void lstm_fwd_inf(float *restrict h, float *restrict st, const float *restrict xp,
+                         const float *restrict hp, const float *restrict bih,
+                         const float *restrict bhh, int64_t H)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < H; j++) {
+        LSTM_UNIT(j, st[j]);
+        st[j] = c;
+        h[j] = o * tc;
+    }
+}
+
+LOOM_TARGET_CLONES
 static void lstm_bwd(float *restrict dgi, float *restrict dgh, float *restrict dh,
                      float *restrict dc, const float *restrict sv, const float *restrict svp,
                      const float *restrict hprev, int64_t H)
@@ -130,6 +151,7 @@ static const struct rnn_cell lstm_cell = {
     .G = 4,
     .S = LSTM_S,
     .fwd = lstm_fwd,
+    .fwd_inf = lstm_fwd_inf,
     .bwd = lstm_bwd,
     .seq_ref = lstm_seq_ref,
     .seq_bwd_ref = lstm_seq_bwd_ref,

@@ -19,6 +19,11 @@
  * - Backward through time: per step, the recurrent part (dW_hh with one
  *   sgemm, dh_prev = dgh W_hh); the input part is gathered in dxp (N*T,
  *   ndir*G*H) and becomes dx and dW_ih in one sgemm each at the end.
+ * - Inference (nothing requires grad) keeps no packed states: each direction
+ *   carries h and the cell's state (N,H) in place, row k of the packed order
+ *   in row k, and the step is the cell's fwd_inf, the same arithmetic as fwd
+ *   without the saves, so its outputs are the training forward's bit for bit
+ *   (rnn_check_ref checks it).
  */
 #ifndef LOOM_CORE_OPS_RNN_COMMON_H
 #define LOOM_CORE_OPS_RNN_COMMON_H
@@ -27,6 +32,7 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 
 /* One direction's weights as raw buffers, PyTorch's layout:
  * w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H) or NULL. */
@@ -49,6 +55,12 @@ struct rnn_cell {
     void (*fwd)(float *restrict h, float *restrict save, const float *restrict xp,
                 const float *restrict hp, const float *restrict bih, const float *restrict bhh,
                 const float *restrict hprev, const float *restrict save_prev, int64_t H);
+    /* The same step for inference: h (H) holds h_prev on entry (zeros at the
+     * first step, as hp) and h after; st (H) the state the cell carries
+     * besides h (LSTM: c; unused by the GRU), updated in place. */
+    void (*fwd_inf)(float *restrict h, float *restrict st, const float *restrict xp,
+                    const float *restrict hp, const float *restrict bih, const float *restrict bhh,
+                    int64_t H);
     /* Its backward. dh (H): dL/dh of this step, replaced by the part of
      * dL/dh_prev that bypasses w_hh; dc (H): the cell's own carried state
      * gradient (LSTM), updated in place the same way. Writes dgi (G*H), the
@@ -76,18 +88,21 @@ struct rnn_run {
     int64_t *act;       /* (maxlen) rows running at step s */
     int64_t *off;       /* (maxlen + 1) packed offset of step s; off[maxlen] = P */
     int64_t P, maxlen;
-    const float *wcat;             /* (ndir*G*H, I): both directions' w_ih */
-    float *wbuf;                   /* its copy when ndir == 2 */
-    float *hs[2], *save[2], *zero; /* packed (P,H), (P,S*H); zero (max(G,S)*H) */
+    float *hs[2], *save[2], *zero; /* packed (P,H), (P,S*H) (NULL without save);
+                                      zero (max(G,S)*H) */
 };
 
-/* Allocate and fill the plan and the saved buffers. false on out of memory
- * or a size overflow. */
+/* Allocate and fill the plan, and the saved buffers when `save` (training;
+ * rnn_forward_infer needs none). false on out of memory or a size overflow. */
 bool rnn_run_init(struct rnn_run *r, struct loom_arena *a, const struct rnn_cell *cell, int64_t N,
-                  int64_t T, int64_t nin, int64_t H, int ndir, const int32_t *len);
-/* x (N,T,I) -> y (N,T,ndir*H). Scratch from a, released before return. */
+                  int64_t T, int64_t nin, int64_t H, int ndir, const int32_t *len, bool save);
+/* x (N,T,I) -> y (N,T,ndir*H), saving for rnn_backward. Scratch from a,
+ * released before return. */
 bool rnn_forward(struct rnn_run *r, struct loom_arena *a, float *y, const float *x,
                  const struct rnn_dir *w);
+/* The same y, saving nothing (a run made with save false or true). */
+bool rnn_forward_infer(const struct rnn_run *r, struct loom_arena *a, float *y, const float *x,
+                       const struct rnn_dir *w);
 /* Accumulates into dx (N,T,I) (or NULL) and g[d] from dy (N,T,ndir*H). */
 bool rnn_backward(const struct rnn_run *r, struct loom_arena *a, float *dx,
                   const struct rnn_dir_grad *g, const float *dy, const float *x,

@@ -12,9 +12,12 @@
 
 #include "../ops.h"
 #include "../registry.h"
+#include "../threads.h"
 
-/* Rows run in parallel when a pass is this big. */
-#define POOL_OMP_MIN 32768
+/* Rows run in parallel when a pass is this big (and only then is an
+ * OpenMP region entered: threads.h). */
+#define POOL_OMP_MIN       32768
+#define POOL_FORK(N, T, D) loom_omp_fork((N) * (T) * (D), POOL_OMP_MIN)
 
 static bool check_args(struct loom_ctx *c, const char *op, const struct loom_tensor *x,
                        const int32_t *lengths)
@@ -41,18 +44,34 @@ struct pool_saved {
 
 /* ---- mean ---- */
 
-/* x (N,T,D) -> y (N,D) */
-static void time_mean_fwd(float *y, const float *x, const int32_t *len, int64_t N, int64_t T,
-                          int64_t D)
+/* x (N,T,D) -> y (N,D), rows [n0, n1) */
+static void time_mean_rows(float *y, const float *x, const int32_t *len, int64_t T, int64_t D,
+                           int64_t n0, int64_t n1)
 {
-#pragma omp parallel for if (N * T * D > POOL_OMP_MIN)
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t n = n0; n < n1; n++) {
         float *yn = y + n * D;
         memset(yn, 0, (size_t)D * sizeof *yn);
         for (int64_t t = 0; t < len[n]; t++)
             for (int64_t j = 0; j < D; j++) yn[j] += x[(n * T + t) * D + j];
         float inv = len[n] ? 1.0f / (float)len[n] : 0.0f;
         for (int64_t j = 0; j < D; j++) yn[j] *= inv;
+    }
+}
+
+static void time_mean_fwd(float *y, const float *x, const int32_t *len, int64_t N, int64_t T,
+                          int64_t D)
+{
+    LOOM_OMP_SPLIT(POOL_FORK(N, T, D), N, n0, n1, time_mean_rows(y, x, len, T, D, n0, n1));
+}
+
+/* dx (N,T,D) += dy (N,D) / len over the valid steps, rows [n0, n1) */
+static void time_mean_bwd_rows(float *dx, const float *dy, const int32_t *len, int64_t T, int64_t D,
+                               int64_t n0, int64_t n1)
+{
+    for (int64_t n = n0; n < n1; n++) {
+        float inv = len[n] ? 1.0f / (float)len[n] : 0.0f;
+        for (int64_t t = 0; t < len[n]; t++)
+            for (int64_t j = 0; j < D; j++) dx[(n * T + t) * D + j] += dy[n * D + j] * inv;
     }
 }
 
@@ -64,12 +83,7 @@ static void time_mean_backward(struct loom_ctx *c, void *p)
     if (!dx) return;
     int64_t N = s->x->shape[0], T = s->x->shape[1], D = s->x->shape[2];
     const float *dy = s->y->grad;
-#pragma omp parallel for if (N * T * D > POOL_OMP_MIN)
-    for (int64_t n = 0; n < N; n++) {
-        float inv = s->len[n] ? 1.0f / (float)s->len[n] : 0.0f;
-        for (int64_t t = 0; t < s->len[n]; t++)
-            for (int64_t j = 0; j < D; j++) dx[(n * T + t) * D + j] += dy[n * D + j] * inv;
-    }
+    LOOM_OMP_SPLIT(POOL_FORK(N, T, D), N, n0, n1, time_mean_bwd_rows(dx, dy, s->len, T, D, n0, n1));
 }
 
 struct loom_tensor *loom_time_mean(struct loom_ctx *c, struct loom_tensor *x,
@@ -91,12 +105,13 @@ struct loom_tensor *loom_time_mean(struct loom_ctx *c, struct loom_tensor *x,
 
 /* ---- max ---- */
 
-/* x (N,T,D) -> y (N,D), arg (N,D) */
-static void time_max_fwd(float *y, int32_t *arg, const float *x, const int32_t *len, int64_t N,
-                         int64_t T, int64_t D)
+/* x (N,T,D) -> y (N,D), arg (N,D), rows [n0, n1). Built per ISA: the
+ * compare-and-select vectorises with AVX2/AVX-512 masks, not with SSE2. */
+LOOM_TARGET_CLONES
+static void time_max_rows(float *y, int32_t *arg, const float *x, const int32_t *len, int64_t T,
+                          int64_t D, int64_t n0, int64_t n1)
 {
-#pragma omp parallel for if (N * T * D > POOL_OMP_MIN)
-    for (int64_t n = 0; n < N; n++) {
+    for (int64_t n = n0; n < n1; n++) {
         float *yn = y + n * D;
         int32_t *an = arg + n * D;
         if (len[n] == 0) {
@@ -111,6 +126,12 @@ static void time_max_fwd(float *y, int32_t *arg, const float *x, const int32_t *
                 if (xt[j] > yn[j]) yn[j] = xt[j], an[j] = t;
         }
     }
+}
+
+static void time_max_fwd(float *y, int32_t *arg, const float *x, const int32_t *len, int64_t N,
+                         int64_t T, int64_t D)
+{
+    LOOM_OMP_SPLIT(POOL_FORK(N, T, D), N, n0, n1, time_max_rows(y, arg, x, len, T, D, n0, n1));
 }
 
 static void time_max_backward(struct loom_ctx *c, void *p)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "fixtures.h"
 #include "fusion/model.h"
 #include "loaders/dataset.h"
@@ -209,6 +210,9 @@ LOOM_TEST(api_steady_state_allocates_nothing)
         assert_int_equal(loom_predict(s, many, &r, &err), LOOM_OK);
         assert_int_equal(loom_embed(s, many, &r, &err), LOOM_OK);
     }
+    /* the session's arena is one chunk of the high-water size by now */
+    size_t cap = loom_arena_capacity(&s->c.arena), high = s->c.arena.high_water;
+    assert_int_equal(loom_arena_chunks(&s->c.arena), 1);
     ax_malloc_count_start();
     for (int k = 0; k < 10; k++) {
         enum loom_status a = loom_predict(s, one, &r, &err);
@@ -217,6 +221,9 @@ LOOM_TEST(api_steady_state_allocates_nothing)
         if (a || b || c) break;
     }
     long calls = ax_malloc_count_stop();
+    assert_int_equal(loom_arena_chunks(&s->c.arena), 1);
+    assert_int_equal(loom_arena_capacity(&s->c.arena), cap);
+    assert_int_equal(s->c.arena.high_water, high);
     const char *lib[8];
     long by[8];
     long mine = ax_malloc_count_by(8, lib, by);
