@@ -338,6 +338,20 @@ TRUNK_INLINE void pool_plane(void *out, bool bf, const float *zp, const float *s
         }
 }
 
+/* The kernels of a plane for each output type (calls with a constant bf in
+ * both branches of an if may be merged back into one call with bf). */
+static void pool_plane_f32(void *out, const float *zp, const float *sc, const float *sh,
+                           const struct act *a)
+{
+    pool_plane(out, false, zp, sc, sh, a);
+}
+
+static void pool_plane_bf16(void *out, const float *zp, const float *sc, const float *sh,
+                            const struct act *a)
+{
+    pool_plane(out, true, zp, sc, sh, a);
+}
+
 /* out (pooled layout of a, f32 or bf16) = pool(relu(sc z + sh)). */
 static void pass_pool(void *out, bool bf, const float *z, const float *sc, const float *sh,
                       const struct act *a)
@@ -348,10 +362,7 @@ static void pass_pool(void *out, bool bf, const float *z, const float *sc, const
     for (int64_t ng = 0; ng < NG; ng++) {
         const float *zp = z + ng * HW * B, *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
         char *o = (char *)out + (size_t)(ng * HWo * B) * es;
-        if (bf)
-            pool_plane(o, true, zp, s, t, a);
-        else
-            pool_plane(o, false, zp, s, t, a);
+        (bf ? pool_plane_bf16 : pool_plane_f32)(o, zp, s, t, a);
     }
 }
 
@@ -376,15 +387,17 @@ static void pass_gap(float *h, float *part, const float *z, const float *sc, con
             h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
 }
 
-/* Which of a window's four values of relu(sc z + sh) is its first maximum,
- * and that maximum. */
-TRUNK_INLINE int window_arg(float z0, float z1, float z2, float z3, float s, float t, float *max)
+/* Which of a window's four values of relu(sc z + sh) is its first maximum
+ * (as a float 0..3: float selects keep the loop vectorised), its z in *zk and
+ * the maximum in *max. */
+TRUNK_INLINE float window_arg(float z0, float z1, float z2, float z3, float s, float t, float *zk,
+                              float *max)
 {
-    float m = relu(s * z0 + t), v;
-    int k = 0;
-    v = relu(s * z1 + t), k = v > m ? 1 : k, m = v > m ? v : m;
-    v = relu(s * z2 + t), k = v > m ? 2 : k, m = v > m ? v : m;
-    v = relu(s * z3 + t), k = v > m ? 3 : k, m = v > m ? v : m;
+    float m = relu(s * z0 + t), v, k = 0.0f, zm = z0;
+    v = relu(s * z1 + t), k = v > m ? 1.0f : k, zm = v > m ? z1 : zm, m = v > m ? v : m;
+    v = relu(s * z2 + t), k = v > m ? 2.0f : k, zm = v > m ? z2 : zm, m = v > m ? v : m;
+    v = relu(s * z3 + t), k = v > m ? 3.0f : k, zm = v > m ? z3 : zm, m = v > m ? v : m;
+    *zk = zm;
     *max = m;
     return k;
 }
@@ -409,10 +422,9 @@ static void pass_pool_sums(float *part, const float *da, const float *z, const f
                 const float *gw = g + (i * Wo + j) * B;
 #pragma omp simd
                 for (int64_t b = 0; b < B; b++) {
-                    float mx;
-                    int k = window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &mx);
-                    float zk = k == 0 ? p0[b] : k == 1 ? p1[b] : k == 2 ? p2[b] : p3[b];
-                    float dr = mx > 0.0f ? gw[b] : 0.0f;
+                    float mx, zk;
+                    window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &zk, &mx);
+                    float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
                     s1[b] += dr;
                     s2[b] += dr * (zk - m[b]);
                 }
@@ -432,13 +444,13 @@ TRUNK_INLINE void pool_dz_plane(void *dz, bool bf, const float *g, const float *
             const float *gw = g + (i * Wo + j) * B;
 #pragma omp simd
             for (int64_t b = 0; b < B; b++) {
-                float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], mx;
-                int q = window_arg(z0, z1, z2, z3, s[b], t[b], &mx);
-                float dr = mx > 0.0f ? gw[b] : 0.0f;
-                put(dz, o0 + b, k[b] * ((q == 0 ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]), bf);
-                put(dz, o1 + b, k[b] * ((q == 1 ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]), bf);
-                put(dz, o2 + b, k[b] * ((q == 2 ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]), bf);
-                put(dz, o3 + b, k[b] * ((q == 3 ? dr : 0.0f) - c1[b] - (z3 - m[b]) * c2[b]), bf);
+                float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], mx, zk;
+                float q = window_arg(z0, z1, z2, z3, s[b], t[b], &zk, &mx);
+                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
+                put(dz, o0 + b, k[b] * ((q == 0.0f ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]), bf);
+                put(dz, o1 + b, k[b] * ((q == 1.0f ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]), bf);
+                put(dz, o2 + b, k[b] * ((q == 2.0f ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]), bf);
+                put(dz, o3 + b, k[b] * ((q == 3.0f ? dr : 0.0f) - c1[b] - (z3 - m[b]) * c2[b]), bf);
             }
         }
     /* The last row and column when H or W is odd: outside every window. */
@@ -456,6 +468,19 @@ struct bwd_coef {
     const float *sc, *sh, *mu, *k, *c1, *c2;
 };
 
+#define DZ_ARGS                                                                                    \
+    void *dz, const float *g, const float *zp, const float *s, const float *t, const float *m,     \
+        const float *k, const float *c1, const float *c2, const struct act *a
+static void pool_dz_f32(DZ_ARGS)
+{
+    pool_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a);
+}
+
+static void pool_dz_bf16(DZ_ARGS)
+{
+    pool_dz_plane(dz, true, g, zp, s, t, m, k, c1, c2, a);
+}
+
 static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
                          const struct bwd_coef *f, const struct act *a)
 {
@@ -466,12 +491,8 @@ static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
         int64_t cg = ng % a->G * B;
         char *o = (char *)dz + (size_t)(ng * HW * B) * es;
         const float *g = da + ng * HWo * B, *zp = z + ng * HW * B;
-        if (bf)
-            pool_dz_plane(o, true, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg, f->c1 + cg,
-                          f->c2 + cg, a);
-        else
-            pool_dz_plane(o, false, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
-                          f->c1 + cg, f->c2 + cg, a);
+        (bf ? pool_dz_bf16 : pool_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
+                                          f->c1 + cg, f->c2 + cg, a);
     }
 }
 
@@ -511,6 +532,16 @@ TRUNK_INLINE void gap_dz_plane(void *dz, bool bf, const float *g, const float *z
     }
 }
 
+static void gap_dz_f32(DZ_ARGS)
+{
+    gap_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
+}
+
+static void gap_dz_bf16(DZ_ARGS)
+{
+    gap_dz_plane(dz, true, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
+}
+
 static void pass_gap_dz(void *dz, bool bf, const float *gs, const float *z,
                         const struct bwd_coef *f, const struct act *a)
 {
@@ -521,12 +552,8 @@ static void pass_gap_dz(void *dz, bool bf, const float *gs, const float *z,
         int64_t cg = ng % a->G * B;
         char *o = (char *)dz + (size_t)(ng * HW * B) * es;
         const float *g = gs + ng * B, *zp = z + ng * HW * B;
-        if (bf)
-            gap_dz_plane(o, true, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg, f->c1 + cg,
-                         f->c2 + cg, HW, B);
-        else
-            gap_dz_plane(o, false, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg, f->c1 + cg,
-                         f->c2 + cg, HW, B);
+        (bf ? gap_dz_bf16 : gap_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
+                                        f->c1 + cg, f->c2 + cg, a);
     }
 }
 
