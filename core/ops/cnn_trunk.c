@@ -49,6 +49,9 @@
 #define TRUNK_KIND   LOOM_CNN_KIND('T', 'R', 'N', 'K')
 #define MAXS         LOOM_CNN_TRUNK_MAX_STAGES
 #define TRUNK_INLINE static inline __attribute__((always_inline))
+/* The passes' kernels for AVX-512, AVX2 and the baseline (the default build
+ * is not -march=native), chosen when the library loads. */
+#define TRUNK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 /* Element counts above which a pass runs on OpenMP threads. */
 #define PAR 32768
 
@@ -286,23 +289,28 @@ static void *reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const vo
 
 /* part[ng] = sums over the plane of z - k and (z - k)^2 (k a shift per
  * channel against cancellation in E[z^2] - E[z]^2). */
+TRUNK_CLONES static void pass_stats_plane(int64_t ng, float *part, const float *z, const float *k,
+                                          const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *restrict kg = k + ng % a->G * B, *restrict p = z + ng * HW * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float d = p[i * B + b] - kg[b];
+            s1[b] += d;
+            s2[b] += d * d;
+        }
+    }
+}
+
 static void pass_stats(float *part, const float *z, const float *k, const struct act *a)
 {
     int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-        const float *restrict kg = k + ng % a->G * B, *restrict p = z + ng * HW * B;
-        for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-        for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-            for (int64_t b = 0; b < B; b++) {
-                float d = p[i * B + b] - kg[b];
-                s1[b] += d;
-                s2[b] += d * d;
-            }
-        }
-    }
+    for (int64_t ng = 0; ng < NG; ng++) pass_stats_plane(ng, part, z, k, a);
 }
 
 /* s1, s2 (C) = the sums of part over n, in double. */
@@ -340,14 +348,14 @@ TRUNK_INLINE void pool_plane(void *out, bool bf, const float *zp, const float *s
 
 /* The kernels of a plane for each output type (calls with a constant bf in
  * both branches of an if may be merged back into one call with bf). */
-static void pool_plane_f32(void *out, const float *zp, const float *sc, const float *sh,
-                           const struct act *a)
+TRUNK_CLONES static void pool_plane_f32(void *out, const float *zp, const float *sc,
+                                        const float *sh, const struct act *a)
 {
     pool_plane(out, false, zp, sc, sh, a);
 }
 
-static void pool_plane_bf16(void *out, const float *zp, const float *sc, const float *sh,
-                            const struct act *a)
+TRUNK_CLONES static void pool_plane_bf16(void *out, const float *zp, const float *sc,
+                                         const float *sh, const struct act *a)
 {
     pool_plane(out, true, zp, sc, sh, a);
 }
@@ -367,21 +375,26 @@ static void pass_pool(void *out, bool bf, const float *z, const float *sc, const
 }
 
 /* h (N,C) = the mean over H, W of relu(sc z + sh). part: (N G, B). */
+TRUNK_CLONES static void pass_gap_plane(int64_t ng, float *h, float *part, const float *z,
+                                        const float *sc, const float *sh, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict acc = part + ng * B;
+    const float *restrict p = z + ng * HW * B, *restrict s = sc + ng % a->G * B,
+                          *restrict t = sh + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) acc[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * p[i * B + b] + t[b]);
+    }
+}
+
 static void pass_gap(float *h, float *part, const float *z, const float *sc, const float *sh,
                      const struct act *a)
 {
     int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        float *restrict acc = part + ng * B;
-        const float *restrict p = z + ng * HW * B, *restrict s = sc + ng % a->G * B,
-                              *restrict t = sh + ng % a->G * B;
-        for (int64_t b = 0; b < B; b++) acc[b] = 0;
-        for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-            for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * p[i * B + b] + t[b]);
-        }
-    }
+    for (int64_t ng = 0; ng < NG; ng++) pass_gap_plane(ng, h, part, z, sc, sh, a);
     for (int64_t n = 0; n < a->N; n++)
         for (int64_t ch = 0; ch < a->C; ch++)
             h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
@@ -405,31 +418,37 @@ TRUNK_INLINE float window_arg(float z0, float z1, float z2, float z3, float s, f
 /* Backward of a pooled stage, pass 1: part[ng] = sums of dr and of dr (z -
  * mu) over the plane; da: the pool output's gradient (pooled layout, f32).
  * Only each window's maximum has dr != 0 (if bn(z) > 0 there). */
+TRUNK_CLONES static void pass_pool_sums_plane(int64_t ng, float *part, const float *da,
+                                              const float *z, const float *sc, const float *sh,
+                                              const float *mu, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *zp = z + ng * HW * B, *g = da + ng * Ho * Wo * B;
+    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t j = 0; j < Wo; j++) {
+            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
+                        *p3 = p2 + B;
+            const float *gw = g + (i * Wo + j) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float mx, zk;
+                window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &zk, &mx);
+                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
+                s1[b] += dr;
+                s2[b] += dr * (zk - m[b]);
+            }
+        }
+}
+
 static void pass_pool_sums(float *part, const float *da, const float *z, const float *sc,
                            const float *sh, const float *mu, const struct act *a)
 {
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-        const float *zp = z + ng * HW * B, *g = da + ng * Ho * Wo * B;
-        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
-        for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-        for (int64_t i = 0; i < Ho; i++)
-            for (int64_t j = 0; j < Wo; j++) {
-                const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
-                            *p3 = p2 + B;
-                const float *gw = g + (i * Wo + j) * B;
-#pragma omp simd
-                for (int64_t b = 0; b < B; b++) {
-                    float mx, zk;
-                    window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &zk, &mx);
-                    float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
-                    s1[b] += dr;
-                    s2[b] += dr * (zk - m[b]);
-                }
-            }
-    }
+    for (int64_t ng = 0; ng < NG; ng++) pass_pool_sums_plane(ng, part, da, z, sc, sh, mu, a);
 }
 
 /* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel (dz may be z). */
@@ -471,14 +490,24 @@ struct bwd_coef {
 #define DZ_ARGS                                                                                    \
     void *dz, const float *g, const float *zp, const float *s, const float *t, const float *m,     \
         const float *k, const float *c1, const float *c2, const struct act *a
-static void pool_dz_f32(DZ_ARGS)
+TRUNK_CLONES static void pool_dz_f32(DZ_ARGS)
 {
     pool_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a);
 }
 
+/* bf16 output: dz in f32 in place of the plane of z (still in cache), then
+ * converted (the compiler does not vectorise the kernel with 2-byte stores
+ * mixed in). */
+TRUNK_CLONES static void plane_to_bf16(uint16_t *out, const float *in, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = to_bf16(in[i]);
+}
+
 static void pool_dz_bf16(DZ_ARGS)
 {
-    pool_dz_plane(dz, true, g, zp, s, t, m, k, c1, c2, a);
+    pool_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
+    plane_to_bf16(dz, zp, a->H * a->W * a->B);
 }
 
 static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
@@ -498,25 +527,31 @@ static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
 
 /* The last stage, pass 1: dr = dh[n,c] / (H W) where bn(z) > 0. gs: (N, G
  * B) dh / (H W) in the layout's channel order (zeros in padding). */
+TRUNK_CLONES static void pass_gap_sums_plane(int64_t ng, float *part, const float *gs,
+                                             const float *z, const float *sc, const float *sh,
+                                             const float *mu, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *restrict p = z + ng * HW * B, *restrict g = gs + ng * B;
+    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float v = p[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
+            s1[b] += dr;
+            s2[b] += dr * (v - m[b]);
+        }
+    }
+}
+
 static void pass_gap_sums(float *part, const float *gs, const float *z, const float *sc,
                           const float *sh, const float *mu, const struct act *a)
 {
     int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-        const float *restrict p = z + ng * HW * B, *restrict g = gs + ng * B;
-        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
-        for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-        for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-            for (int64_t b = 0; b < B; b++) {
-                float v = p[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
-                s1[b] += dr;
-                s2[b] += dr * (v - m[b]);
-            }
-        }
-    }
+    for (int64_t ng = 0; ng < NG; ng++) pass_gap_sums_plane(ng, part, gs, z, sc, sh, mu, a);
 }
 
 TRUNK_INLINE void gap_dz_plane(void *dz, bool bf, const float *g, const float *zp, const float *s,
@@ -532,14 +567,15 @@ TRUNK_INLINE void gap_dz_plane(void *dz, bool bf, const float *g, const float *z
     }
 }
 
-static void gap_dz_f32(DZ_ARGS)
+TRUNK_CLONES static void gap_dz_f32(DZ_ARGS)
 {
     gap_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
 }
 
 static void gap_dz_bf16(DZ_ARGS)
 {
-    gap_dz_plane(dz, true, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
+    gap_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
+    plane_to_bf16(dz, zp, a->H * a->W * a->B);
 }
 
 static void pass_gap_dz(void *dz, bool bf, const float *gs, const float *z,
