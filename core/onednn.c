@@ -122,6 +122,13 @@ void *loom_dnnl_scratch(struct loom_ctx *c, size_t bytes)
     return d->scratch;
 }
 
+bool loom_dnnl_bf16(void)
+{
+    /* The ISA values are nested bit masks: AMX includes AVX512-BF16. */
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
 void loom_dnnl_free(struct loom_dnnl *d)
 {
     if (!d) return;

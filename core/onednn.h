@@ -45,6 +45,11 @@ void *loom_dnnl_scratch(struct loom_ctx *c, size_t bytes);
  * dnnl_success. */
 bool loom_dnnl_ok(struct loom_ctx *c, dnnl_status_t s, const char *what);
 
+/* true when oneDNN runs bfloat16 convolutions natively on this CPU
+ * (AVX512-BF16 or AMX, as oneDNN detects it; DNNL_MAX_CPU_ISA can lower it).
+ * Thread-safe. */
+bool loom_dnnl_bf16(void);
+
 void loom_dnnl_free(struct loom_dnnl *d);
 
 #endif

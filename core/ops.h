@@ -79,6 +79,19 @@ struct loom_tensor *loom_batch_norm(struct loom_ctx *c, struct loom_tensor *x,
  * H' = (H + 2 pad - K) / stride + 1. */
 struct loom_tensor *loom_conv2d(struct loom_ctx *c, struct loom_tensor *x, struct loom_tensor *w,
                                 struct loom_tensor *b, int stride, int pad);
+/* One stage of loom_cnn_trunk: w (C_i, C_{i-1}, 3, 3) and batch norm's
+ * gamma, beta, running mean and running var (C_i). */
+struct loom_cnn_stage {
+    struct loom_tensor *w, *gamma, *beta, *mean, *var;
+};
+#define LOOM_CNN_TRUNK_MAX_STAGES 16
+/* The image CNN as one op: x (N,C,H,W) -> (N,C_last), the same function as
+ * per stage i conv2d(w, stride 1, pad 1, no bias) -> batch_norm(momentum,
+ * eps; training as c->training, running statistics updated alike) -> relu,
+ * max_pool2d(2, 2) between stages, then global_avg_pool. Every stage but the
+ * last needs H, W >= 2. In bfloat16 when c->bf16 and the CPU has it. */
+struct loom_tensor *loom_cnn_trunk(struct loom_ctx *c, struct loom_tensor *x, int nstages,
+                                   const struct loom_cnn_stage *stages, float momentum, float eps);
 /* Max pool, window k, stride s, no padding: (N,C,H,W) -> (N,C,(H-k)/s+1,(W-k)/s+1). */
 struct loom_tensor *loom_max_pool2d(struct loom_ctx *c, struct loom_tensor *x, int k, int s);
 /* (N,C,H,W) -> (N,C): mean over H and W. */

@@ -53,6 +53,7 @@ struct loom_ctx {
     struct loom_tape_entry *tape; /* newest entry; NULL when empty */
     bool grad_enabled;            /* record the tape (training step) */
     bool training;                /* dropout active, batch norm uses batch statistics */
+    bool bf16;                    /* heavy ops in bfloat16 where the CPU has it (cnn_trunk) */
     struct loom_rng rng;          /* the step's stream: dropout, augmentation */
     enum loom_status status;      /* first failure since the last reset, or LOOM_OK */
     struct loom_error err;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/onednn.h"
 #include "trainer_impl.h"
 
 /* ---- early stopping ---- */
@@ -56,6 +57,9 @@ enum loom_status loom_trainer_step(struct loom_ctx *c, struct loom_model *m, str
     *why = NULL;
     loom_ctx_reset(c);
     c->grad_enabled = c->training = true;
+    /* training.precision: the ops that have a bf16 path use it where the CPU
+     * has it (they check); master weights and moments stay f32 */
+    c->bf16 = m->schema.training.precision == LOOM_PRECISION_BF16;
     enum loom_status st = loom_model_forward(c, m, b, f);
     if (!st) st = loom_model_loss(c, m, b, f);
     if (st) {
@@ -340,6 +344,9 @@ static enum loom_status setup(struct trainer *t, struct loom_model *m, struct lo
     if ((st = loom_trainer_optim(m, &t->opt, err))) return st;
     loom_ctx_init(&t->c, 0, (uint64_t)tr->seed);
     loom_rng_init(&t->c.rng, (uint64_t)tr->seed, LOOM_STEP_STREAM);
+    if (tr->precision == LOOM_PRECISION_BF16 && !loom_dnnl_bf16() && o->progress)
+        fprintf(o->progress, "training.precision bf16: this CPU has neither AVX512-BF16 nor "
+                             "AMX, training in fp32\n");
     if (t->dir[0] && (st = loom_mkdirs(t->dir, err))) return st;
     return LOOM_OK;
 }

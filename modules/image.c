@@ -32,8 +32,9 @@
 
 struct image {
     int nstages;
-    struct loom_tensor **conv; /* (nstages): (C_i, C_{i-1}, 3, 3) */
-    struct loom_mod_bn *bn;    /* (nstages) */
+    struct loom_tensor **conv;     /* (nstages): (C_i, C_{i-1}, 3, 3) */
+    struct loom_mod_bn *bn;        /* (nstages) */
+    struct loom_cnn_stage *stages; /* (nstages): conv[i] and bn[i], as loom_cnn_trunk takes them */
     enum loom_bag_pool pool;
     struct loom_mod_linear V, U, w; /* attention pools only (U: gated only) */
     struct loom_tensor *empty;      /* (C) */
@@ -47,6 +48,7 @@ static void image_free(struct loom_encoder *e)
     if (!m) return;
     free(m->conv);
     free(m->bn);
+    free(m->stages);
     free(m->max_images);
     free(m);
     e->state = NULL;
@@ -72,13 +74,15 @@ static enum loom_status image_init(struct loom_encoder *e, const struct loom_sch
     m->ncols = br->ncolumns;
     m->conv = calloc((size_t)LOOM_MAX(1, m->nstages), sizeof *m->conv);
     m->bn = calloc((size_t)LOOM_MAX(1, m->nstages), sizeof *m->bn);
+    m->stages = calloc((size_t)LOOM_MAX(1, m->nstages), sizeof *m->stages);
     m->max_images = calloc((size_t)LOOM_MAX(1, m->ncols), sizeof *m->max_images);
-    if (!m->conv || !m->bn || !m->max_images) {
+    if (!m->conv || !m->bn || !m->stages || !m->max_images) {
         loom_error_set(err, LOOM_ERR_NOMEM, "branch '%s': out of memory", br->name);
         goto fail;
     }
     /* Every max pool needs at least 2x2: S >> (stages - 1) >= 1. */
-    if (m->nstages < 1 || m->nstages > 16 || (m->S >> (m->nstages - 1)) < 1) {
+    if (m->nstages < 1 || m->nstages > LOOM_CNN_TRUNK_MAX_STAGES ||
+        (m->S >> (m->nstages - 1)) < 1) {
         loom_error_set(err, LOOM_ERR_SCHEMA,
                        "branch '%s': %d stages halve %dx%d photos below one pixel", br->name,
                        m->nstages, m->S, m->S);
@@ -110,6 +114,8 @@ static enum loom_status image_init(struct loom_encoder *e, const struct loom_sch
                                           LOOM_SHAPE(out, in, 3, 3), "cnn.%d.conv.weight", i)) ||
             !loom_mod_bn_init(&d, &m->bn[i], out, name))
             goto fail;
+        m->stages[i] = (struct loom_cnn_stage){m->conv[i], m->bn[i].gamma, m->bn[i].beta,
+                                               m->bn[i].mean, m->bn[i].var};
         in = out;
     }
     m->C = (int)in;
@@ -234,15 +240,12 @@ static bool gather(struct loom_ctx *c, const struct image *m, const struct loom_
     return true;
 }
 
-/* (n,3,S,S) -> (n,C). */
+/* (n,3,S,S) -> (n,C): one op for the whole CNN (core/ops/cnn_trunk.c; the
+ * same function as conv2d -> loom_mod_bn -> relu -> max_pool2d per stage and
+ * global_avg_pool, with batch norm's momentum and eps). */
 static struct loom_tensor *trunk(struct loom_ctx *c, const struct image *m, struct loom_tensor *x)
 {
-    for (int i = 0; i < m->nstages; i++) {
-        x = loom_conv2d(c, x, m->conv[i], NULL, 1, 1);
-        x = loom_relu(c, loom_mod_bn(c, &m->bn[i], x));
-        if (i + 1 < m->nstages) x = loom_max_pool2d(c, x, 2, 2);
-    }
-    return loom_global_avg_pool(c, x);
+    return loom_cnn_trunk(c, x, m->nstages, m->stages, LOOM_MOD_BN_MOMENTUM, LOOM_MOD_BN_EPS);
 }
 
 /* Attention weights a (n) of h (n,C) within each bag. */

@@ -56,7 +56,8 @@ bool loom_mod_bn_init(struct loom_mod_decl *d, struct loom_mod_bn *bn, int64_t C
 struct loom_tensor *loom_mod_bn(struct loom_ctx *c, const struct loom_mod_bn *bn,
                                 struct loom_tensor *x)
 {
-    return loom_batch_norm(c, x, bn->gamma, bn->beta, bn->mean, bn->var, 0.1f, 1e-5f);
+    return loom_batch_norm(c, x, bn->gamma, bn->beta, bn->mean, bn->var, LOOM_MOD_BN_MOMENTUM,
+                           LOOM_MOD_BN_EPS);
 }
 
 const struct loom_batch_col *loom_mod_col(struct loom_ctx *c, const struct loom_encoder *e,

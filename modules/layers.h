@@ -41,6 +41,8 @@ struct loom_tensor *loom_mod_linear(struct loom_ctx *c, const struct loom_mod_li
 struct loom_mod_bn {
     struct loom_tensor *gamma, *beta, *mean, *var;
 };
+#define LOOM_MOD_BN_MOMENTUM 0.1f
+#define LOOM_MOD_BN_EPS      1e-5f
 bool loom_mod_bn_init(struct loom_mod_decl *d, struct loom_mod_bn *bn, int64_t C, const char *name);
 struct loom_tensor *loom_mod_bn(struct loom_ctx *c, const struct loom_mod_bn *bn,
                                 struct loom_tensor *x);

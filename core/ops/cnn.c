@@ -35,16 +35,30 @@ bool loom_cnn_prim_init(struct loom_ctx *c, struct loom_cnn_prim *p, const_dnnl_
                         const_dnnl_primitive_desc_t hint, int nargs, const int *ids,
                         const char *what)
 {
+    return loom_cnn_prim_init_relu(c, p, op_desc, hint, false, nargs, ids, what);
+}
+
+bool loom_cnn_prim_init_relu(struct loom_ctx *c, struct loom_cnn_prim *p,
+                             const_dnnl_op_desc_t op_desc, const_dnnl_primitive_desc_t hint,
+                             bool relu, int nargs, const int *ids, const char *what)
+{
     LOOM_ASSERT(nargs <= LOOM_CNN_MAX_ARGS);
     memset(p, 0, sizeof *p);
     dnnl_engine_t eng = loom_dnnl_engine(c);
     if (!eng) return false;
     dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     bool ok =
         loom_dnnl_ok(c, dnnl_primitive_attr_create(&attr), "primitive_attr_create") &&
         loom_dnnl_ok(c, dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user),
-                     "set_scratchpad_mode") &&
-        loom_dnnl_ok(c, dnnl_primitive_desc_create(&p->pd, op_desc, attr, eng, hint), what);
+                     "set_scratchpad_mode");
+    if (ok && relu)
+        ok = loom_dnnl_ok(c, dnnl_post_ops_create(&po), "post_ops_create") &&
+             loom_dnnl_ok(c, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0),
+                          "post_ops_append_eltwise") &&
+             loom_dnnl_ok(c, dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
+    ok = ok && loom_dnnl_ok(c, dnnl_primitive_desc_create(&p->pd, op_desc, attr, eng, hint), what);
+    if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     ok = ok && loom_dnnl_ok(c, dnnl_primitive_create(&p->prim, p->pd), what);
     p->nargs = nargs;

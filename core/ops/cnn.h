@@ -1,6 +1,6 @@
 /*
- * cnn.h — what the oneDNN-backed CNN ops (conv2d.c; batch_norm.c and pool.c
- * are plain loops now) share: the memory format of tensors at their
+ * cnn.h — what the oneDNN-backed CNN ops (conv2d.c, cnn_trunk.c; batch_norm.c
+ * and pool.c are plain loops now) share: the memory format of tensors at their
  * boundary, chosen here and only here, and a primitive wrapper that is
  * created once per shape (kept in the context's cache, onednn.h) and run on
  * caller buffers with the scratchpad in user mode (loom_dnnl_scratch).
@@ -54,6 +54,11 @@ struct loom_cnn_prim {
 bool loom_cnn_prim_init(struct loom_ctx *c, struct loom_cnn_prim *p, const_dnnl_op_desc_t op_desc,
                         const_dnnl_primitive_desc_t hint, int nargs, const int *ids,
                         const char *what);
+/* The same, with a ReLU applied to the primitive's output (an eltwise
+ * post-op) when relu. */
+bool loom_cnn_prim_init_relu(struct loom_ctx *c, struct loom_cnn_prim *p,
+                             const_dnnl_op_desc_t op_desc, const_dnnl_primitive_desc_t hint,
+                             bool relu, int nargs, const int *ids, const char *what);
 /* Bytes of argument id (0 when unused): workspaces, statistics. */
 size_t loom_cnn_prim_arg_bytes(const struct loom_cnn_prim *p, int id);
 /* Run p with bufs[i] the buffer of argument ids[i] (NULL for unused ones). */

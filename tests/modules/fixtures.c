@@ -141,6 +141,7 @@ double mt_fit(struct mt_model *m, const struct loom_batch *b, const float *y, bo
     for (int t = 0; t < steps; t++) {
         loom_ctx_reset(&c);
         c.grad_enabled = c.training = true;
+        c.bf16 = m->bf16;
         struct loom_tensor *z = loom_encoder_forward(&c, &m->e, b, NULL);
         z = loom_reshape(&c, loom_linear(&c, z, m->head_w, m->head_b), LOOM_SHAPE(b->n));
         struct loom_tensor *target = loom_tensor_wrap(&c, (float *)y, LOOM_SHAPE(b->n));

@@ -48,6 +48,7 @@ struct mt_model {
     struct loom_store store;
     struct loom_encoder e;
     struct loom_tensor *head_w, *head_b;
+    bool bf16; /* mt_fit trains with c->bf16 (training.precision: bf16) */
 };
 void mt_model_init(struct mt_model *m, const char *yaml, const struct loom_prep_column_info *info,
                    int head);

@@ -3,6 +3,7 @@
  * weights, gradients, learning a bag task. */
 #include <string.h>
 
+#include "core/onednn.h"
 #include "fixtures.h"
 
 enum { S = 8 };
@@ -310,7 +311,9 @@ static void bags(struct mt_batch *mb, const struct loom_schema *s, float *y, int
     free(counts);
 }
 
-LOOM_TEST(image_learns_bags)
+/* Learns which bags hold a given kind of photo; with bf16 (when the CPU has
+ * it) to the same threshold. */
+static void learns_bags(bool bf16)
 {
     const struct loom_prep_column_info info[] = {{.image_size = LS}, {.width = 1}};
     struct mt_model m;
@@ -320,6 +323,7 @@ LOOM_TEST(image_learns_bags)
                   "                 channels: [8, 16], attention: 16}}\n"
                   "outputs: {y: {}}\n",
                   info, 1);
+    m.bf16 = bf16;
     enum { N = 400, NV = 300 };
     static float y[N], yv[NV];
     struct mt_batch tr, va;
@@ -329,11 +333,25 @@ LOOM_TEST(image_learns_bags)
     float *p = mt_predict(&m, &va.b);
     int right = 0, pos = 0;
     for (int i = 0; i < NV; i++) right += (p[i] > 0) == (yv[i] > 0.5f), pos += yv[i] > 0.5f;
-    printf("image_learns_bags: train loss %.4f, held-out accuracy %.3f (positives %.2f)\n", loss,
-           (double)right / NV, (double)pos / NV);
+    printf("image_learns_bags%s: train loss %.6f, held-out accuracy %.3f (positives %.2f)\n",
+           bf16 ? " (bf16)" : "", loss, (double)right / NV, (double)pos / NV);
     assert_true(right >= 0.9 * NV);
     free(p);
     mt_batch_done(&tr);
     mt_batch_done(&va);
     mt_model_done(&m);
+}
+
+LOOM_TEST(image_learns_bags)
+{
+    learns_bags(false);
+}
+
+LOOM_TEST(image_learns_bags_bf16)
+{
+    if (!loom_dnnl_bf16()) {
+        printf("image_learns_bags_bf16: skipped (no AVX512-BF16/AMX on this CPU)\n");
+        return;
+    }
+    learns_bags(true);
 }

@@ -1,0 +1,1120 @@
+/*
+ * cnn_trunk.c — the image encoder's CNN as one op: per stage a 3x3
+ * convolution (stride 1, pad 1, no bias), batch norm 2-D, ReLU and a 2x2 max
+ * pool (none after the last stage), then global average pooling:
+ * x (N,C0,H,W) plain -> h (N,C) plain. The same function as the chain
+ * conv2d -> batch_norm -> relu -> max_pool2d ... -> global_avg_pool, which
+ * stays the reference its checks compare with, without its costs: the
+ * activations stay in one oneDNN layout from the first convolution to the
+ * last (no reorder per op), and batch norm, ReLU and the pool are one pass
+ * over memory each way, written here for that layout.
+ *
+ * Layouts (struct act): channels innermost in groups of B, element (n,c,h,w)
+ * at ((n G + c/B) H W + h W + w) B + c%B. fp32: nChw16c (B = 16, G =
+ * ceil(C/16), padded channels hold zeros), where oneDNN runs direct
+ * jit:avx512_core convolutions (nhwc measured ~5% slower), when every
+ * stage's channels are multiples of 16; else nhwc (G = 1, B = C: oneDNN
+ * 2.6 has only its reference convolution for nChw16c with, say, 8
+ * channels). bf16 (c->bf16 on a CPU with AVX512-BF16 or AMX): nhwc, the only
+ * layout of oneDNN 2.6's AMX kernels; activations and weights enter the
+ * convolutions in bf16, their outputs, the statistics and every gradient of
+ * a weight are f32. The first convolution reads x as it is (nChw16c: oneDNN
+ * takes nchw for a few input channels) or one reorder of it (nhwc).
+ *
+ * Training, per stage: z = conv(a, w) (f32); the statistics of z (one read);
+ * a' = pool(relu(bn(z))) (one read of z, a write of a quarter of it) or, on
+ * the last stage, h = the mean over H, W of relu(bn(z)). Backward keeps z,
+ * each stage's input and the statistics, not the ReLU's output nor the
+ * pool's argmax: both are recomputed from z (reading z again costs less than
+ * writing and reading a mask).
+ * Backward, per stage from the last: with r = relu(bn(z)) and g the
+ * gradient of the pool's output given to each window's first maximum of r
+ * (the last stage: dh / (H W) everywhere), dr = g 1[bn(z) > 0]; one pass for
+ * sum dr and sum dr (z - mean), one writing dz = k (dr - sum dr / M - (z -
+ * mean) inv^2 sum dr (z - mean) / M) with k = gamma inv, inv = 1 / sqrt(var
+ * + eps) (batch_norm.c's derivation; evaluation: dz = k dr), in place of z
+ * in fp32; then oneDNN's backward weights and backward data.
+ * Evaluation without gradients: batch norm folded into the convolution (w'
+ * = w gamma inv per output channel, bias beta - gamma inv mean) with a ReLU
+ * post-op, one primitive per stage, then the pool.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+#include "../registry.h"
+#include "check.h"
+#include "cnn.h"
+
+#define TRUNK_KIND   LOOM_CNN_KIND('T', 'R', 'N', 'K')
+#define MAXS         LOOM_CNN_TRUNK_MAX_STAGES
+#define TRUNK_INLINE static inline __attribute__((always_inline))
+/* The passes' kernels for AVX-512, AVX2 and the baseline (the default build
+ * is not -march=native), chosen when the library loads. */
+#define TRUNK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Element counts above which a pass runs on OpenMP threads. */
+#define PAR 32768
+
+/* ---- layouts ---- */
+
+struct act {
+    int64_t N, C, H, W, G, B;
+};
+
+static struct act act_make(int64_t N, int64_t C, int64_t H, int64_t W, bool nhwc)
+{
+    return (struct act){N, C, H, W, nhwc ? 1 : (C + 15) / 16, nhwc ? C : 16};
+}
+
+static int64_t act_len(const struct act *a)
+{
+    return a->N * a->G * a->H * a->W * a->B;
+}
+
+TRUNK_INLINE uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+TRUNK_INLINE void put(void *p, int64_t i, float v, bool bf)
+{
+    if (bf)
+        ((uint16_t *)p)[i] = to_bf16(v);
+    else
+        ((float *)p)[i] = v;
+}
+
+/* v rounded to bf16 precision, in f32. */
+static float bf16_round(float v)
+{
+    uint32_t u = (uint32_t)to_bf16(v) << 16;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+TRUNK_INLINE float relu(float v)
+{
+    return v < 0.0f ? 0.0f : v;
+}
+
+/* ---- shapes and primitives ---- */
+
+enum trunk_mode {
+    TRUNK_TRAIN,  /* batch statistics, running ones updated */
+    TRUNK_AFFINE, /* running statistics, with gradients */
+    TRUNK_FOLD,   /* running statistics folded into the convolutions, no gradients */
+};
+
+/* Stage i maps C[i] channels to C[i+1] at H[i] x W[i]. */
+struct trunk_shape {
+    int n;
+    int64_t N, C[MAXS + 1], H[MAXS], W[MAXS];
+    enum trunk_mode mode;
+    bool bf16;  /* convolution inputs in bf16 */
+    bool nhwc;  /* the layout: nhwc (always with bf16), else nChw16c */
+    bool round; /* checks only: f32, rounded to bf16 where the bf16 path converts */
+    float momentum, eps;
+};
+
+/* One stage's primitives (forward, and the backward ones once wanted) and
+ * the reorders around them: weights in (fwd, bwd), the weights' gradient out
+ * (added), x in (bf16, first stage), x's gradient out (added, first stage). */
+struct stage_prims {
+    struct loom_cnn_prim fwd, bwd_data, bwd_weights;
+    struct loom_cnn_reorder w_fwd, w_bwd, dw, x_in, dx;
+};
+
+static void stage_prims_free(void *p)
+{
+    struct stage_prims *e = p;
+    loom_cnn_prim_done(&e->fwd);
+    loom_cnn_prim_done(&e->bwd_data);
+    loom_cnn_prim_done(&e->bwd_weights);
+    struct loom_cnn_reorder *r[] = {&e->w_fwd, &e->w_bwd, &e->dw, &e->x_in, &e->dx};
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(r); i++) loom_cnn_reorder_done(r[i]);
+    free(e);
+}
+
+static bool md4(struct loom_ctx *c, dnnl_memory_desc_t *md, int64_t a, int64_t b, int64_t h,
+                int64_t w, dnnl_data_type_t dt, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d = {a, b, h, w};
+    return loom_dnnl_ok(c, dnnl_memory_desc_init_by_tag(md, 4, d, dt, tag),
+                        "memory_desc_init_by_tag");
+}
+
+/* The mds of stage i: its input (src), its output z (f32), their gradients
+ * (dsrc f32, dz in the type the backward primitives read), weights of the
+ * primitives' choice in `at` and plain (OIHW f32). */
+struct stage_mds {
+    dnnl_memory_desc_t src, z, dsrc, dz, w, pw, px;
+};
+
+static bool stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, struct stage_mds *m)
+{
+    bool bf = s->bf16, first = i == 0;
+    dnnl_data_type_t at = bf ? dnnl_bf16 : dnnl_f32;
+    dnnl_format_tag_t blk = s->nhwc ? dnnl_nhwc : dnnl_nChw16c;
+    int64_t N = s->N, C = s->C[i], O = s->C[i + 1], H = s->H[i], W = s->W[i];
+    return md4(c, &m->src, N, C, H, W, at, first && !s->nhwc ? dnnl_nchw : blk) &&
+           md4(c, &m->z, N, O, H, W, dnnl_f32, blk) &&
+           md4(c, &m->dsrc, N, C, H, W, dnnl_f32, first && !s->nhwc ? dnnl_nchw : blk) &&
+           md4(c, &m->dz, N, O, H, W, at, blk) &&
+           md4(c, &m->w, O, C, 3, 3, at, dnnl_format_tag_any) &&
+           md4(c, &m->pw, O, C, 3, 3, dnnl_f32, dnnl_oihw) &&
+           md4(c, &m->px, N, C, H, W, dnnl_f32, dnnl_nchw);
+}
+
+static const dnnl_memory_desc_t *arg_md(const struct loom_cnn_prim *p, int id)
+{
+    return dnnl_primitive_desc_query_md(p->pd, dnnl_query_exec_arg_md, id);
+}
+
+static const dnnl_dims_t one = {1, 1};
+
+static bool stage_fwd_init(struct loom_ctx *c, struct stage_prims *e, const struct trunk_shape *s,
+                           int i)
+{
+    bool fold = s->mode == TRUNK_FOLD;
+    struct stage_mds m;
+    dnnl_memory_desc_t b;
+    dnnl_convolution_desc_t d;
+    const dnnl_dims_t bd = {s->C[i + 1]};
+    static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
+    bool ok = stage_mds(c, s, i, &m) &&
+              loom_dnnl_ok(c, dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x),
+                           "memory_desc_init_by_tag") &&
+              loom_dnnl_ok(c,
+                           dnnl_convolution_forward_desc_init(
+                               &d, fold ? dnnl_forward_inference : dnnl_forward_training,
+                               dnnl_convolution_direct, &m.src, &m.w, fold ? &b : NULL, &m.z, one,
+                               one, one),
+                           "convolution_forward_desc_init") &&
+              loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, fold, 4, ids, "cnn_trunk forward") &&
+              loom_cnn_reorder_init(c, &e->w_fwd, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false);
+    if (ok && i == 0)
+        ok = loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false);
+    return ok;
+}
+
+/* The backward primitives of stage i: weights always, data when wanted. */
+static bool stage_bwd_init(struct loom_ctx *c, struct stage_prims *e, const struct trunk_shape *s,
+                           int i, bool data)
+{
+    struct stage_mds m;
+    dnnl_convolution_desc_t d;
+    if ((e->bwd_weights.prim && (!data || e->bwd_data.prim)) || !stage_mds(c, s, i, &m))
+        return !c->status;
+    if (!e->bwd_weights.prim) {
+        static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
+        dnnl_memory_desc_t dw;
+        if (!md4(c, &dw, s->C[i + 1], s->C[i], 3, 3, dnnl_f32, dnnl_format_tag_any) ||
+            !loom_dnnl_ok(c,
+                          dnnl_convolution_backward_weights_desc_init(
+                              &d, dnnl_convolution_direct, &m.src, &dw, NULL, &m.dz, one, one, one),
+                          "convolution_backward_weights_desc_init") ||
+            !loom_cnn_prim_init(c, &e->bwd_weights, &d, e->fwd.pd, 3, ids,
+                                "cnn_trunk backward weights") ||
+            !loom_cnn_reorder_init(c, &e->dw, arg_md(&e->bwd_weights, DNNL_ARG_DIFF_WEIGHTS), &m.pw,
+                                   true))
+            return false;
+    }
+    if (!data || e->bwd_data.prim) return true;
+    static const int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+    return loom_dnnl_ok(c,
+                        dnnl_convolution_backward_data_desc_init(
+                            &d, dnnl_convolution_direct, &m.dsrc, &m.w, &m.dz, one, one, one),
+                        "convolution_backward_data_desc_init") &&
+           loom_cnn_prim_init(c, &e->bwd_data, &d, e->fwd.pd, 3, ids, "cnn_trunk backward data") &&
+           loom_cnn_reorder_init(c, &e->w_bwd, &m.pw, arg_md(&e->bwd_data, DNNL_ARG_WEIGHTS),
+                                 false) &&
+           (i > 0 ||
+            loom_cnn_reorder_init(c, &e->dx, arg_md(&e->bwd_data, DNNL_ARG_DIFF_SRC), &m.px, true));
+}
+
+/* Stage i's primitives, from the context's cache or made now. */
+static struct stage_prims *stage_get(struct loom_ctx *c, const struct trunk_shape *s, int i)
+{
+    struct loom_dnnl_key k = {{TRUNK_KIND, s->mode == TRUNK_FOLD, s->bf16, s->nhwc, i == 0, s->N,
+                               s->C[i], s->C[i + 1], s->H[i], s->W[i]}};
+    struct stage_prims *e = loom_dnnl_cache_get(c, &k);
+    if (e) return e;
+    if (!(e = calloc(1, sizeof *e)))
+        return loom_fail(c, LOOM_ERR_NOMEM, "cnn_trunk: out of memory (primitives)");
+    if (!stage_fwd_init(c, e, s, i)) {
+        stage_prims_free(e);
+        return NULL;
+    }
+    return loom_dnnl_cache_put(c, &k, e, stage_prims_free) ? e : NULL;
+}
+
+static void *arena(struct loom_ctx *c, size_t bytes)
+{
+    void *p = loom_arena_alloc(&c->arena, bytes ? bytes : 1);
+    if (!p) return loom_fail(c, LOOM_ERR_NOMEM, "step arena: out of memory (cnn_trunk)");
+    return p;
+}
+
+/* s->round: p rounded as the bf16 path rounds it, a copy (arena) or in place. */
+static const float *round_copy(struct loom_ctx *c, const struct trunk_shape *s, const float *p,
+                               int64_t n)
+{
+    if (!s->round) return p;
+    float *q = arena(c, (size_t)n * sizeof *q);
+    for (int64_t i = 0; q && i < n; i++) q[i] = bf16_round(p[i]);
+    return q;
+}
+
+static void round_in_place(const struct trunk_shape *s, float *p, int64_t n)
+{
+    for (int64_t i = 0; s->round && i < n; i++) p[i] = bf16_round(p[i]);
+}
+
+/* The data a primitive reads for plain data at src: src itself, or its
+ * reordered copy (arena). */
+static void *reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *src)
+{
+    if (!r->prim) return (void *)src;
+    void *p = arena(c, r->bytes);
+    return p && loom_cnn_reorder_run(c, r, src, p) ? p : NULL;
+}
+
+/* ---- the passes over z (f32, layout a) ----
+ * sc, sh, mu, k, c1, c2: per channel (G B, zeros in padded channels); the
+ * map of batch norm is bn(z) = sc z + sh. Each pass runs over the N G
+ * planes of H W B values; part: a plane's partial sums, (N G, 2 B). */
+
+/* part[ng] = sums over the plane of z - k and (z - k)^2 (k a shift per
+ * channel against cancellation in E[z^2] - E[z]^2). */
+TRUNK_CLONES static void pass_stats_plane(int64_t ng, float *part, const float *z, const float *k,
+                                          const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *restrict kg = k + ng % a->G * B, *restrict p = z + ng * HW * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float d = p[i * B + b] - kg[b];
+            s1[b] += d;
+            s2[b] += d * d;
+        }
+    }
+}
+
+static void pass_stats(float *part, const float *z, const float *k, const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) pass_stats_plane(ng, part, z, k, a);
+}
+
+/* s1, s2 (C) = the sums of part over n, in double. */
+static void reduce_part(double *s1, double *s2, const float *part, const struct act *a)
+{
+    for (int64_t ch = 0; ch < a->C; ch++) s1[ch] = s2[ch] = 0;
+    for (int64_t n = 0; n < a->N; n++)
+        for (int64_t ch = 0; ch < a->C; ch++) {
+            const float *p = part + (n * a->G + ch / a->B) * 2 * a->B + ch % a->B;
+            s1[ch] += p[0];
+            s2[ch] += p[a->B];
+        }
+}
+
+/* One plane: out (Ho,Wo,B) = the 2x2 max pool of relu(sc z + sh). */
+TRUNK_INLINE void pool_plane(void *out, bool bf, const float *zp, const float *sc, const float *sh,
+                             const struct act *a)
+{
+    int64_t W = a->W, B = a->B, Ho = a->H / 2, Wo = a->W / 2;
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t j = 0; j < Wo; j++) {
+            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
+                        *p3 = p2 + B;
+            int64_t o = (i * Wo + j) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float m = relu(sc[b] * p0[b] + sh[b]), v;
+                v = relu(sc[b] * p1[b] + sh[b]), m = v > m ? v : m;
+                v = relu(sc[b] * p2[b] + sh[b]), m = v > m ? v : m;
+                v = relu(sc[b] * p3[b] + sh[b]), m = v > m ? v : m;
+                put(out, o + b, m, bf);
+            }
+        }
+}
+
+/* The kernels of a plane for each output type (calls with a constant bf in
+ * both branches of an if may be merged back into one call with bf). */
+TRUNK_CLONES static void pool_plane_f32(void *out, const float *zp, const float *sc,
+                                        const float *sh, const struct act *a)
+{
+    pool_plane(out, false, zp, sc, sh, a);
+}
+
+TRUNK_CLONES static void pool_plane_bf16(void *out, const float *zp, const float *sc,
+                                         const float *sh, const struct act *a)
+{
+    pool_plane(out, true, zp, sc, sh, a);
+}
+
+/* out (pooled layout of a, f32 or bf16) = pool(relu(sc z + sh)). */
+static void pass_pool(void *out, bool bf, const float *z, const float *sc, const float *sh,
+                      const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B, HWo = (a->H / 2) * (a->W / 2);
+    size_t es = bf ? 2 : 4;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        const float *zp = z + ng * HW * B, *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        char *o = (char *)out + (size_t)(ng * HWo * B) * es;
+        (bf ? pool_plane_bf16 : pool_plane_f32)(o, zp, s, t, a);
+    }
+}
+
+/* h (N,C) = the mean over H, W of relu(sc z + sh). part: (N G, B). */
+TRUNK_CLONES static void pass_gap_plane(int64_t ng, float *h, float *part, const float *z,
+                                        const float *sc, const float *sh, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict acc = part + ng * B;
+    const float *restrict p = z + ng * HW * B, *restrict s = sc + ng % a->G * B,
+                          *restrict t = sh + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) acc[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * p[i * B + b] + t[b]);
+    }
+}
+
+static void pass_gap(float *h, float *part, const float *z, const float *sc, const float *sh,
+                     const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) pass_gap_plane(ng, h, part, z, sc, sh, a);
+    for (int64_t n = 0; n < a->N; n++)
+        for (int64_t ch = 0; ch < a->C; ch++)
+            h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
+}
+
+/* Which of a window's four values of relu(sc z + sh) is its first maximum
+ * (as a float 0..3: float selects keep the loop vectorised), its z in *zk and
+ * the maximum in *max. */
+TRUNK_INLINE float window_arg(float z0, float z1, float z2, float z3, float s, float t, float *zk,
+                              float *max)
+{
+    float m = relu(s * z0 + t), v, k = 0.0f, zm = z0;
+    v = relu(s * z1 + t), k = v > m ? 1.0f : k, zm = v > m ? z1 : zm, m = v > m ? v : m;
+    v = relu(s * z2 + t), k = v > m ? 2.0f : k, zm = v > m ? z2 : zm, m = v > m ? v : m;
+    v = relu(s * z3 + t), k = v > m ? 3.0f : k, zm = v > m ? z3 : zm, m = v > m ? v : m;
+    *zk = zm;
+    *max = m;
+    return k;
+}
+
+/* Backward of a pooled stage, pass 1: part[ng] = sums of dr and of dr (z -
+ * mu) over the plane; da: the pool output's gradient (pooled layout, f32).
+ * Only each window's maximum has dr != 0 (if bn(z) > 0 there). */
+TRUNK_CLONES static void pass_pool_sums_plane(int64_t ng, float *part, const float *da,
+                                              const float *z, const float *sc, const float *sh,
+                                              const float *mu, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *zp = z + ng * HW * B, *g = da + ng * Ho * Wo * B;
+    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t j = 0; j < Wo; j++) {
+            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
+                        *p3 = p2 + B;
+            const float *gw = g + (i * Wo + j) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float mx, zk;
+                window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &zk, &mx);
+                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
+                s1[b] += dr;
+                s2[b] += dr * (zk - m[b]);
+            }
+        }
+}
+
+static void pass_pool_sums(float *part, const float *da, const float *z, const float *sc,
+                           const float *sh, const float *mu, const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) pass_pool_sums_plane(ng, part, da, z, sc, sh, mu, a);
+}
+
+/* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel (dz may be z). */
+TRUNK_INLINE void pool_dz_plane(void *dz, bool bf, const float *g, const float *zp, const float *s,
+                                const float *t, const float *m, const float *k, const float *c1,
+                                const float *c2, const struct act *a)
+{
+    int64_t H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t j = 0; j < Wo; j++) {
+            int64_t o0 = (2 * i * W + 2 * j) * B, o1 = o0 + B, o2 = o0 + W * B, o3 = o2 + B;
+            const float *gw = g + (i * Wo + j) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], mx, zk;
+                float q = window_arg(z0, z1, z2, z3, s[b], t[b], &zk, &mx);
+                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
+                put(dz, o0 + b, k[b] * ((q == 0.0f ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]), bf);
+                put(dz, o1 + b, k[b] * ((q == 1.0f ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]), bf);
+                put(dz, o2 + b, k[b] * ((q == 2.0f ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]), bf);
+                put(dz, o3 + b, k[b] * ((q == 3.0f ? dr : 0.0f) - c1[b] - (z3 - m[b]) * c2[b]), bf);
+            }
+        }
+    /* The last row and column when H or W is odd: outside every window. */
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t w = h < 2 * Ho ? 2 * Wo : 0; w < W; w++) {
+            int64_t o = (h * W + w) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++)
+                put(dz, o + b, -k[b] * (c1[b] + (zp[o + b] - m[b]) * c2[b]), bf);
+        }
+}
+
+/* The per-channel coefficients of a backward pass, (G B) each. */
+struct bwd_coef {
+    const float *sc, *sh, *mu, *k, *c1, *c2;
+};
+
+#define DZ_ARGS                                                                                    \
+    void *dz, const float *g, const float *zp, const float *s, const float *t, const float *m,     \
+        const float *k, const float *c1, const float *c2, const struct act *a
+TRUNK_CLONES static void pool_dz_f32(DZ_ARGS)
+{
+    pool_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a);
+}
+
+/* bf16 output: dz in f32 in place of the plane of z (still in cache), then
+ * converted (the compiler does not vectorise the kernel with 2-byte stores
+ * mixed in). */
+TRUNK_CLONES static void plane_to_bf16(uint16_t *out, const float *in, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = to_bf16(in[i]);
+}
+
+static void pool_dz_bf16(DZ_ARGS)
+{
+    pool_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
+    plane_to_bf16(dz, zp, a->H * a->W * a->B);
+}
+
+static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
+                         const struct bwd_coef *f, const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B, HWo = (a->H / 2) * (a->W / 2);
+    size_t es = bf ? 2 : 4;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        int64_t cg = ng % a->G * B;
+        char *o = (char *)dz + (size_t)(ng * HW * B) * es;
+        const float *g = da + ng * HWo * B, *zp = z + ng * HW * B;
+        (bf ? pool_dz_bf16 : pool_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
+                                          f->c1 + cg, f->c2 + cg, a);
+    }
+}
+
+/* The last stage, pass 1: dr = dh[n,c] / (H W) where bn(z) > 0. gs: (N, G
+ * B) dh / (H W) in the layout's channel order (zeros in padding). */
+TRUNK_CLONES static void pass_gap_sums_plane(int64_t ng, float *part, const float *gs,
+                                             const float *z, const float *sc, const float *sh,
+                                             const float *mu, const struct act *a)
+{
+    int64_t HW = a->H * a->W, B = a->B;
+    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
+    const float *restrict p = z + ng * HW * B, *restrict g = gs + ng * B;
+    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float v = p[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
+            s1[b] += dr;
+            s2[b] += dr * (v - m[b]);
+        }
+    }
+}
+
+static void pass_gap_sums(float *part, const float *gs, const float *z, const float *sc,
+                          const float *sh, const float *mu, const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) pass_gap_sums_plane(ng, part, gs, z, sc, sh, mu, a);
+}
+
+TRUNK_INLINE void gap_dz_plane(void *dz, bool bf, const float *g, const float *zp, const float *s,
+                               const float *t, const float *m, const float *k, const float *c1,
+                               const float *c2, int64_t HW, int64_t B)
+{
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float v = zp[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
+            put(dz, i * B + b, k[b] * (dr - c1[b] - (v - m[b]) * c2[b]), bf);
+        }
+    }
+}
+
+TRUNK_CLONES static void gap_dz_f32(DZ_ARGS)
+{
+    gap_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
+}
+
+static void gap_dz_bf16(DZ_ARGS)
+{
+    gap_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
+    plane_to_bf16(dz, zp, a->H * a->W * a->B);
+}
+
+static void pass_gap_dz(void *dz, bool bf, const float *gs, const float *z,
+                        const struct bwd_coef *f, const struct act *a)
+{
+    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+    size_t es = bf ? 2 : 4;
+#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        int64_t cg = ng % a->G * B;
+        char *o = (char *)dz + (size_t)(ng * HW * B) * es;
+        const float *g = gs + ng * B, *zp = z + ng * HW * B;
+        (bf ? gap_dz_bf16 : gap_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
+                                        f->c1 + cg, f->c2 + cg, a);
+    }
+}
+
+/* ---- the op ---- */
+
+struct trunk_saved {
+    struct loom_tensor *x, *h;
+    struct loom_cnn_stage st[MAXS];
+    struct trunk_shape s;
+    float *z[MAXS];                /* each stage's convolution output */
+    const void *src[MAXS];         /* each stage's input, as its convolution read it */
+    float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
+};
+
+/* A per-channel array of the layout (G B: channel c at c, zeros in the
+ * padding). */
+static float *per_channel(struct loom_ctx *c, const struct act *a)
+{
+    float *v = arena(c, (size_t)(a->G * a->B) * sizeof *v);
+    if (v) memset(v, 0, (size_t)(a->G * a->B) * sizeof *v);
+    return v;
+}
+
+/* Stage i's batch statistics of z into mean, var (C), and the running ones
+ * updated as batch_norm.c does. */
+static bool stage_stats(struct loom_ctx *c, const struct trunk_saved *sv, int i, const float *z,
+                        const struct act *a, float *mean, float *var)
+{
+    float *k = per_channel(c, a), *part = arena(c, (size_t)(a->N * a->G * 2 * a->B) * 4);
+    double *s1 = arena(c, (size_t)a->C * 2 * sizeof *s1);
+    if (!k || !part || !s1) return false;
+    double *s2 = s1 + a->C, M = (double)(a->N * a->H * a->W);
+    for (int64_t ch = 0; ch < a->C; ch++) k[ch] = z[ch / a->B * a->H * a->W * a->B + ch % a->B];
+    pass_stats(part, z, k, a);
+    reduce_part(s1, s2, part, a);
+    const struct loom_cnn_stage *g = &sv->st[i];
+    float unbias = (float)M / (float)(M - 1), mom = sv->s.momentum;
+    for (int64_t ch = 0; ch < a->C; ch++) {
+        double m = s1[ch] / M, v = s2[ch] / M - m * m;
+        mean[ch] = (float)(k[ch] + m);
+        var[ch] = (float)(v > 0 ? v : 0);
+        g->mean->data[ch] += mom * (mean[ch] - g->mean->data[ch]);
+        g->var->data[ch] += mom * (unbias * var[ch] - g->var->data[ch]);
+    }
+    return true;
+}
+
+/* Evaluation without gradients: w' = w a, bias = beta - a mean (a = gamma
+ * inv), sc = 1 and sh = 0 for the pool (the ReLU is the primitive's). */
+static bool stage_fold(struct loom_ctx *c, const struct loom_cnn_stage *g,
+                       const struct trunk_shape *s, int i, float **wf, float **bias)
+{
+    int64_t O = s->C[i + 1], K = s->C[i] * 9;
+    *wf = arena(c, (size_t)(O * K) * sizeof **wf);
+    *bias = arena(c, (size_t)O * sizeof **bias);
+    if (!*wf || !*bias) return false;
+    for (int64_t o = 0; o < O; o++) {
+        float a = g->gamma->data[o] / sqrtf(g->var->data[o] + s->eps);
+        (*bias)[o] = g->beta->data[o] - a * g->mean->data[o];
+        for (int64_t j = 0; j < K; j++) (*wf)[o * K + j] = g->w->data[o * K + j] * a;
+    }
+    return true;
+}
+
+/* The forward of every stage into h (N, C_last); fills sv's saved state. */
+static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
+{
+    const struct trunk_shape *s = &sv->s;
+    bool bf = s->bf16, fold = s->mode == TRUNK_FOLD;
+    const void *src = sv->x->data;
+    for (int i = 0; i < s->n; i++) {
+        const struct loom_cnn_stage *g = &sv->st[i];
+        struct stage_prims *e = stage_get(c, s, i);
+        struct act a = act_make(s->N, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
+        if (i == 0) src = round_copy(c, s, src, sv->x->size);
+        if (!e || !src || (i == 0 && !(src = reorder_in(c, &e->x_in, src)))) return false;
+        const float *w = round_copy(c, s, g->w->data, g->w->size);
+        float *wf = NULL, *bias = NULL;
+        if (!w || (fold && !stage_fold(c, g, s, i, &wf, &bias))) return false;
+        if (fold) w = wf;
+        void *wi = reorder_in(c, &e->w_fwd, w);
+        float *z = arena(c, (size_t)act_len(&a) * sizeof *z);
+        float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
+        float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
+        if (!wi || !z || !stats || !sc || !sh ||
+            !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)src, wi, bias, z},
+                               "cnn_trunk forward"))
+            return false;
+        float *mean = stats, *var = stats + a.C;
+        if (s->mode == TRUNK_TRAIN) {
+            if (!stage_stats(c, sv, i, z, &a, mean, var)) return false;
+        } else {
+            memcpy(mean, g->mean->data, (size_t)a.C * sizeof *mean);
+            memcpy(var, g->var->data, (size_t)a.C * sizeof *var);
+        }
+        for (int64_t ch = 0; ch < a.C; ch++) {
+            float k = g->gamma->data[ch] / sqrtf(var[ch] + s->eps);
+            sc[ch] = fold ? 1.0f : k;
+            sh[ch] = fold ? 0.0f : g->beta->data[ch] - k * mean[ch];
+        }
+        sv->z[i] = z, sv->src[i] = src, sv->mean[i] = mean, sv->var[i] = var;
+        if (i + 1 == s->n) {
+            float *part = arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
+            if (!part) return false;
+            pass_gap(h, part, z, sc, sh, &a);
+        } else {
+            struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
+            void *out = arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
+            if (!out) return false;
+            pass_pool(out, bf, z, sc, sh, &a);
+            round_in_place(s, out, act_len(&p));
+            src = out;
+        }
+    }
+    return true;
+}
+
+/* Stage i's backward: dnext is the gradient of its output (dh (N,C) for the
+ * last stage, else of its pooled output, f32 in the layout); returns the
+ * gradient of its input (NULL for the first stage or on failure). */
+static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, const float *dnext)
+{
+    const struct trunk_shape *s = &sv->s;
+    const struct loom_cnn_stage *g = &sv->st[i];
+    bool bf = s->bf16, last = i + 1 == s->n, train = s->mode == TRUNK_TRAIN;
+    bool data = i > 0 || loom_needs_grad(c, sv->x), dw = loom_needs_grad(c, g->w);
+    float *dgamma = loom_needs_grad(c, g->gamma) ? loom_grad(c, g->gamma) : NULL;
+    float *dbeta = loom_needs_grad(c, g->beta) ? loom_grad(c, g->beta) : NULL;
+    struct stage_prims *e = stage_get(c, s, i);
+    if (c->status || !e || !stage_bwd_init(c, e, s, i, data)) return NULL;
+    struct act a = act_make(s->N, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
+    int64_t C = a.C, HW = a.H * a.W, NGB = a.N * a.G * a.B;
+    double M = (double)(a.N * HW);
+    float *sc = per_channel(c, &a), *sh = per_channel(c, &a), *mu = per_channel(c, &a);
+    float *k = per_channel(c, &a), *c1 = per_channel(c, &a), *c2 = per_channel(c, &a);
+    float *part = arena(c, (size_t)(2 * NGB) * sizeof *part), *gs = NULL;
+    double *s1 = arena(c, (size_t)(2 * C) * sizeof *s1);
+    if (!sc || !sh || !mu || !k || !c1 || !c2 || !part || !s1) return NULL;
+    double *s2 = s1 + C;
+    for (int64_t ch = 0; ch < C; ch++) {
+        k[ch] = g->gamma->data[ch] * (1.0f / sqrtf(sv->var[i][ch] + s->eps));
+        sc[ch] = g->gamma->data[ch] / sqrtf(sv->var[i][ch] + s->eps); /* as the forward */
+        sh[ch] = g->beta->data[ch] - sc[ch] * sv->mean[i][ch];
+        mu[ch] = sv->mean[i][ch];
+    }
+    float *z = sv->z[i];
+    if (last) { /* dh / (H W) per (n, channel of the layout) */
+        if (!(gs = arena(c, (size_t)NGB * sizeof *gs))) return NULL;
+        memset(gs, 0, (size_t)NGB * sizeof *gs);
+        for (int64_t n = 0; n < a.N; n++)
+            for (int64_t ch = 0; ch < C; ch++)
+                gs[(n * a.G + ch / a.B) * a.B + ch % a.B] = dnext[n * C + ch] / (float)HW;
+        pass_gap_sums(part, gs, z, sc, sh, mu, &a);
+    } else {
+        pass_pool_sums(part, dnext, z, sc, sh, mu, &a);
+    }
+    reduce_part(s1, s2, part, &a);
+    for (int64_t ch = 0; ch < C; ch++) {
+        float inv = 1.0f / sqrtf(sv->var[i][ch] + s->eps);
+        double sgx = s2[ch] * inv; /* sum dr xhat */
+        if (dbeta) dbeta[ch] += (float)s1[ch];
+        if (dgamma) dgamma[ch] += (float)sgx;
+        c1[ch] = train ? (float)(s1[ch] / M) : 0.0f;
+        c2[ch] = train ? (float)(sgx / M) * inv : 0.0f;
+    }
+    if (!data && !dw) return NULL;
+    /* fp32: dz in place of z (each element read before it is written) */
+    void *dz = bf ? arena(c, (size_t)act_len(&a) * 2) : z;
+    if (!dz) return NULL;
+    struct bwd_coef f = {sc, sh, mu, k, c1, c2};
+    if (last)
+        pass_gap_dz(dz, bf, gs, z, &f, &a);
+    else
+        pass_pool_dz(dz, bf, dnext, z, &f, &a);
+    round_in_place(s, (float *)dz, act_len(&a));
+    if (dw) {
+        float *gw = loom_grad(c, g->w);
+        void *o = arena(c, e->dw.bytes);
+        if (!gw || !o ||
+            !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){(void *)sv->src[i], dz, o},
+                               "cnn_trunk backward weights") ||
+            !loom_cnn_reorder_run(c, &e->dw, o, gw))
+            return NULL;
+    }
+    if (!data) return NULL;
+    const float *w = round_copy(c, s, g->w->data, g->w->size);
+    void *wb = w ? reorder_in(c, &e->w_bwd, w) : NULL;
+    float *dsrc = arena(c, loom_cnn_prim_arg_bytes(&e->bwd_data, DNNL_ARG_DIFF_SRC));
+    if (!wb || !dsrc ||
+        !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dz, wb, dsrc}, "cnn_trunk backward data"))
+        return NULL;
+    if (i > 0) return dsrc;
+    float *gx = loom_grad(c, sv->x);
+    if (gx) loom_cnn_reorder_run(c, &e->dx, dsrc, gx);
+    return NULL;
+}
+
+static void trunk_backward(struct loom_ctx *c, void *p)
+{
+    struct trunk_saved *sv = p;
+    if (!sv->h->grad) return;
+    const float *d = sv->h->grad;
+    for (int i = sv->s.n - 1; i >= 0 && d; i--) d = stage_backward(c, sv, i, d);
+}
+
+/* The op with its precision and layout given (bf16 implies nhwc). */
+static struct loom_tensor *trunk_op(struct loom_ctx *c, struct loom_tensor *x, int nstages,
+                                    const struct loom_cnn_stage *st, float momentum, float eps,
+                                    bool bf16, bool nhwc, bool round)
+{
+    if (!x || !st || nstages < 1) return NULL;
+    for (int i = 0; i < nstages && i < MAXS; i++)
+        if (!st[i].w || !st[i].gamma || !st[i].beta || !st[i].mean || !st[i].var) return NULL;
+    char a[64], b[64];
+    if (nstages > MAXS || x->ndim != 4 || x->shape[1] < 1)
+        return loom_fail(c, LOOM_ERR_SHAPE, "cnn_trunk: input %s, %d stages",
+                         loom_shape_str(x, a, sizeof a), nstages);
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1))
+        return loom_fail(c, LOOM_ERR_INVALID, "cnn_trunk: eps %g, momentum %g", eps, momentum);
+    struct trunk_shape s = {.n = nstages, .N = x->shape[0], .momentum = momentum, .eps = eps};
+    s.C[0] = x->shape[1], s.H[0] = x->shape[2], s.W[0] = x->shape[3];
+    bool grad = loom_needs_grad(c, x);
+    for (int i = 0; i < nstages; i++) {
+        const struct loom_cnn_stage *g = &st[i];
+        int64_t O = g->w->shape[0];
+        if (g->w->ndim != 4 || g->w->shape[1] != s.C[i] || g->w->shape[2] != 3 ||
+            g->w->shape[3] != 3 || O < 1)
+            return loom_fail(c, LOOM_ERR_SHAPE, "cnn_trunk: stage %d: weight %s for %s", i,
+                             loom_shape_str(g->w, a, sizeof a), loom_shape_str(x, b, sizeof b));
+        struct loom_tensor *const v[4] = {g->gamma, g->beta, g->mean, g->var};
+        for (int j = 0; j < 4; j++)
+            if (v[j]->ndim != 1 || v[j]->size != O)
+                return loom_fail(
+                    c, LOOM_ERR_SHAPE, "cnn_trunk: stage %d: %s is %s for %lld channels", i,
+                    (const char *[]){"gamma", "beta", "running mean", "running var"}[j],
+                    loom_shape_str(v[j], a, sizeof a), (long long)O);
+        if (s.H[i] < 1 || s.W[i] < 1 || (i + 1 < nstages && (s.H[i] < 2 || s.W[i] < 2)))
+            return loom_fail(c, LOOM_ERR_SHAPE, "cnn_trunk: input %s is too small for %d stages",
+                             loom_shape_str(x, a, sizeof a), nstages);
+        if (c->training && s.N * s.H[i] * s.W[i] < 2)
+            return loom_fail(c, LOOM_ERR_SHAPE,
+                             "cnn_trunk: training needs more than one value per channel, input %s",
+                             loom_shape_str(x, a, sizeof a));
+        s.C[i + 1] = O;
+        if (i + 1 < nstages) s.H[i + 1] = s.H[i] / 2, s.W[i + 1] = s.W[i] / 2;
+        grad = grad || loom_needs_grad(c, g->w) || loom_needs_grad(c, g->gamma) ||
+               loom_needs_grad(c, g->beta);
+    }
+    s.mode = c->training ? TRUNK_TRAIN : grad ? TRUNK_AFFINE : TRUNK_FOLD;
+    s.bf16 = bf16 && s.mode != TRUNK_FOLD;
+    /* nChw16c with channels that are not multiples of 16 gets oneDNN's
+     * reference convolution (~1000x slower), nhwc gets brgconv */
+    s.nhwc = nhwc || s.bf16;
+    for (int i = 1; i <= nstages; i++) s.nhwc = s.nhwc || s.C[i] % 16 != 0;
+    s.round = round && !s.bf16;
+    struct loom_tensor *h = loom_tensor_new(c, LOOM_SHAPE(s.N, s.C[nstages]));
+    if (!h || s.N == 0) return h;
+    struct trunk_saved local, *sv = &local;
+    if (grad && !(sv = loom_tape_record(c, trunk_backward, sizeof *sv, h))) return NULL;
+    *sv = (struct trunk_saved){.x = x, .h = h, .s = s};
+    memcpy(sv->st, st, (size_t)nstages * sizeof *st);
+    return trunk_forward(c, sv, h->data) ? h : NULL;
+}
+
+struct loom_tensor *loom_cnn_trunk(struct loom_ctx *c, struct loom_tensor *x, int nstages,
+                                   const struct loom_cnn_stage *st, float momentum, float eps)
+{
+    bool bf16 = c->bf16 && loom_dnnl_bf16();
+    return trunk_op(c, x, nstages, st, momentum, eps, bf16, bf16, false);
+}
+
+/* ---- checks ---- */
+
+/* Gradient checks. ReLU and max are piecewise linear, and a convolution's
+ * weight moves every value of its channel, so that finite differences
+ * across many windows would cross a kink: beta keeps most values of bn(z)
+ * above ReLU's, the cases have few pool windows (chosen so that none
+ * switches within the step), and the step is small (as max_pool2d's; atol
+ * covers its float noise). With training, a last stage of 1x1 values would
+ * make batch norm over N values too curved for the step: three stages are
+ * checked in evaluation. Pools and ReLUs at work everywhere, odd sizes and
+ * every mode are compared value by value with the chain of separate ops
+ * (check_ref), each of which has its own gradient check. */
+static struct loom_tensor *gc_case(struct loom_ctx *c, struct loom_gc *gc, int k)
+{
+    /* N, C0, H, W, stages, their channels, training, x checked */
+    static const int cases[][10] = {
+        {2, 3, 5, 5, 1, 4, 0, 0, 1, 1},  /* one stage, odd size, gradient of x */
+        {1, 3, 5, 4, 1, 3, 0, 0, 1, 1},  /* batch of 1 */
+        {2, 2, 4, 4, 2, 3, 17, 0, 1, 0}, /* two stages (4x4, 2x2), 17 channels */
+        {2, 3, 4, 4, 3, 2, 3, 4, 0, 1},  /* three stages (4x4, 2x2, 1x1), evaluation */
+        {2, 1, 4, 4, 2, 16, 3, 0, 1, 1}, /* a block of 16 channels */
+    };
+    const int *d = cases[k];
+    c->training = d[8];
+    struct loom_tensor *x = d[9] ? loom_gc_input(gc, LOOM_SHAPE(d[0], d[1], d[2], d[3]), -1, 1)
+                                 : loom_gc_const(gc, LOOM_SHAPE(d[0], d[1], d[2], d[3]), -1, 1);
+    struct loom_cnn_stage st[3];
+    int64_t in = d[1];
+    for (int i = 0; i < d[4]; i++) {
+        int64_t o = d[5 + i];
+        st[i].w = loom_gc_input(gc, LOOM_SHAPE(o, in, 3, 3), -0.5f, 0.5f);
+        st[i].gamma = loom_gc_input(gc, LOOM_SHAPE(o), 0.5f, 1.0f);
+        st[i].beta = loom_gc_input(gc, LOOM_SHAPE(o), 2.0f, 3.0f);
+        st[i].mean = loom_gc_const(gc, LOOM_SHAPE(o), -0.2f, 0.2f);
+        st[i].var = loom_gc_const(gc, LOOM_SHAPE(o), 0.5f, 1.5f);
+        in = o;
+    }
+    return loom_cnn_trunk(c, x, d[4], st, 0.1f, 1e-5f);
+}
+
+/* The composition of the separate ops that loom_cnn_trunk replaces. */
+static struct loom_tensor *trunk_chain(struct loom_ctx *c, struct loom_tensor *x, int n,
+                                       const struct loom_cnn_stage *st, float momentum, float eps)
+{
+    for (int i = 0; i < n; i++) {
+        x = loom_conv2d(c, x, st[i].w, NULL, 1, 1);
+        x = loom_relu(c, loom_batch_norm(c, x, st[i].gamma, st[i].beta, st[i].mean, st[i].var,
+                                         momentum, eps));
+        if (i + 1 < n) x = loom_max_pool2d(c, x, 2, 2);
+    }
+    return loom_global_avg_pool(c, x);
+}
+
+struct ref_case {
+    int64_t N, C[4], H, W;
+    int n;
+    enum trunk_mode mode;
+    bool xgrad, bf16, nhwc;
+};
+
+/* Everything one run produces, in one buffer: h, then per stage running
+ * mean, running var, dw, dgamma, dbeta, then dx. */
+struct ref_out {
+    float *v;
+    int64_t n, off[3 + 5 * MAXS];
+};
+
+static int64_t ref_layout(const struct ref_case *t, int64_t *off)
+{
+    int64_t at = 0, k = 0;
+    off[k++] = at, at += t->N * t->C[t->n];
+    for (int i = 0; i < t->n; i++) {
+        int64_t O = t->C[i + 1];
+        off[k++] = at, at += O;
+        off[k++] = at, at += O;
+        off[k++] = at, at += O * t->C[i] * 9;
+        off[k++] = at, at += O;
+        off[k++] = at, at += O;
+    }
+    off[k++] = at, at += t->N * t->C[0] * t->H * t->W;
+    off[k] = at;
+    return at;
+}
+
+enum ref_variant {
+    REF_CHAIN, /* the separate ops */
+    REF_FUSED, /* the op as the case says */
+    REF_ROUND, /* bf16 cases: the f32 nhwc path rounded where bf16 rounds */
+};
+
+/* One run on the case's data (params in p: x, then per stage w, gamma, beta,
+ * running mean, running var) into out. */
+static bool ref_run(struct loom_ctx *c, const struct ref_case *t, float *const *p, const float *dh,
+                    enum ref_variant v, struct ref_out *out)
+{
+    bool grad = t->mode != TRUNK_FOLD;
+    c->training = t->mode == TRUNK_TRAIN;
+    c->grad_enabled = grad;
+    struct loom_tensor *x = loom_tensor_wrap(c, p[0], LOOM_SHAPE(t->N, t->C[0], t->H, t->W));
+    struct loom_cnn_stage st[MAXS];
+    struct loom_tensor *all[1 + 5 * MAXS] = {x};
+    for (int i = 0; i < t->n; i++) {
+        int64_t O = t->C[i + 1];
+        const float *const *q = (const float *const *)p + 1 + 5 * i;
+        st[i].w = loom_tensor_wrap(c, (float *)q[0], LOOM_SHAPE(O, t->C[i], 3, 3));
+        st[i].gamma = loom_tensor_wrap(c, (float *)q[1], LOOM_SHAPE(O));
+        st[i].beta = loom_tensor_wrap(c, (float *)q[2], LOOM_SHAPE(O));
+        st[i].mean = loom_tensor_new(c, LOOM_SHAPE(O));
+        st[i].var = loom_tensor_new(c, LOOM_SHAPE(O));
+        if (!st[i].w || !st[i].gamma || !st[i].beta || !st[i].mean || !st[i].var) return false;
+        memcpy(st[i].mean->data, q[3], (size_t)O * sizeof(float));
+        memcpy(st[i].var->data, q[4], (size_t)O * sizeof(float));
+        all[1 + 5 * i] = st[i].w, all[2 + 5 * i] = st[i].gamma, all[3 + 5 * i] = st[i].beta;
+        all[4 + 5 * i] = st[i].mean, all[5 + 5 * i] = st[i].var;
+        for (int j = 0; grad && j < 3; j++) all[1 + 5 * i + j]->flags |= LOOM_T_REQUIRES_GRAD;
+    }
+    if (x && grad && t->xgrad) x->flags |= LOOM_T_REQUIRES_GRAD;
+    struct loom_tensor *h = v == REF_CHAIN
+                                ? trunk_chain(c, x, t->n, st, 0.1f, 1e-5f)
+                                : trunk_op(c, x, t->n, st, 0.1f, 1e-5f, v == REF_FUSED && t->bf16,
+                                           t->nhwc, v == REF_ROUND);
+    if (!h || (grad && loom_backward(c, h, dh))) return false;
+    memset(out->v, 0, (size_t)out->n * sizeof(float));
+    memcpy(out->v, h->data, (size_t)h->size * sizeof(float));
+    for (int i = 0; i < t->n; i++)
+        for (int j = 0; j < 5; j++) {
+            /* running mean, running var, w, gamma, beta: their data or grad */
+            struct loom_tensor *tv = all[1 + 5 * i + (j + 3) % 5];
+            const float *src = j < 2 ? tv->data : tv->grad;
+            if (src)
+                memcpy(out->v + out->off[1 + 5 * i + j], src, (size_t)tv->size * sizeof(float));
+        }
+    if (x->grad) memcpy(out->v + out->off[1 + 5 * t->n], x->grad, (size_t)x->size * sizeof(float));
+    return true;
+}
+
+/* Each section of a against b: elementwise within tol (1 + |b|), or (norm)
+ * ||a - b|| <= tol (||b|| + 1) for bf16 (a few pixels change sides of a
+ * ReLU or of a max with bf16 inputs). */
+static enum loom_status ref_compare(struct loom_error *err, const struct ref_case *t,
+                                    const struct ref_out *a, const struct ref_out *b, double tol,
+                                    bool norm)
+{
+    static const char *const names[] = {"running mean", "running var", "dw", "dgamma", "dbeta"};
+    int nsec = 2 + 5 * t->n;
+    for (int k = 0; k < nsec; k++) {
+        int64_t lo = a->off[k], hi = a->off[k + 1];
+        char what[64];
+        if (k == 0)
+            snprintf(what, sizeof what, "h");
+        else if (k == nsec - 1)
+            snprintf(what, sizeof what, "dx");
+        else
+            snprintf(what, sizeof what, "stage %d %s", (k - 1) / 5, names[(k - 1) % 5]);
+        double d2 = 0, b2 = 0;
+        for (int64_t i = lo; i < hi; i++) {
+            double d = fabs((double)a->v[i] - b->v[i]);
+            d2 += d * d, b2 += (double)b->v[i] * b->v[i];
+            if (!norm && !(d <= tol * (1.0 + fabs((double)b->v[i]))))
+                return loom_error_set(err, LOOM_ERR_INTERNAL,
+                                      "cnn_trunk %s (N %lld, %dx%d, %d stages, mode %d): index "
+                                      "%lld: fused %.7g, chain %.7g",
+                                      what, (long long)t->N, (int)t->H, (int)t->W, t->n,
+                                      (int)t->mode, (long long)(i - lo), a->v[i], b->v[i]);
+        }
+        if (norm && !(sqrt(d2) <= tol * (sqrt(b2) + 1.0)))
+            return loom_error_set(err, LOOM_ERR_INTERNAL,
+                                  "cnn_trunk bf16 %s: |fused - fp32 chain| %.4g, |chain| %.4g",
+                                  what, sqrt(d2), sqrt(b2));
+    }
+    return LOOM_OK;
+}
+
+static enum loom_status ref_case_run(struct loom_ctx *c, struct loom_rng *r, struct loom_error *err,
+                                     const struct ref_case *t)
+{
+    struct loom_check_buf buf[1 + 5 * MAXS], dh;
+    float *p[1 + 5 * MAXS];
+    int np = 1 + 5 * t->n;
+    loom_check_rand(&buf[0], r, t->N * t->C[0] * t->H * t->W);
+    for (int i = 0; i < t->n; i++) {
+        int64_t O = t->C[i + 1];
+        struct loom_check_buf *q = buf + 1 + 5 * i;
+        loom_check_rand(&q[0], r, O * t->C[i] * 9);
+        for (int j = 1; j < 5; j++) loom_check_rand(&q[j], r, O);
+        for (int64_t o = 0; o < O; o++) {
+            q[1].p[o] = 1.0f + 0.5f * q[1].p[o]; /* gamma around 1 */
+            q[4].p[o] = 1.0f + 0.5f * q[4].p[o]; /* a variance */
+        }
+    }
+    for (int j = 0; j < np; j++) p[j] = buf[j].p;
+    loom_check_rand(&dh, r, t->N * t->C[t->n]);
+    /* bf16: against the same roundings in f32 (what differs is only the
+     * order of the sums), and the output against the fp32 chain */
+    struct ref_out a = {0}, b = {0};
+    a.n = b.n = ref_layout(t, a.off);
+    memcpy(b.off, a.off, sizeof a.off);
+    a.v = malloc((size_t)a.n * sizeof(float)), b.v = malloc((size_t)b.n * sizeof(float));
+    LOOM_ASSERT(a.v && b.v);
+    enum loom_status st = LOOM_OK;
+    if (!ref_run(c, t, p, dh.p, REF_FUSED, &a) ||
+        !ref_run(c, t, p, dh.p, t->bf16 ? REF_ROUND : REF_CHAIN, &b))
+        st = loom_error_set(err, c->status, "cnn_trunk: %s", c->err.message);
+    if (!st) st = ref_compare(err, t, &a, &b, t->bf16 ? 1e-3 : 1e-4, t->bf16);
+    if (!st && t->bf16) {
+        if (!ref_run(c, t, p, dh.p, REF_CHAIN, &b))
+            st = loom_error_set(err, c->status, "cnn_trunk: %s", c->err.message);
+        double d2 = 0, b2 = 0;
+        for (int64_t i = 0; i < a.off[1]; i++)
+            d2 += (double)(a.v[i] - b.v[i]) * (a.v[i] - b.v[i]), b2 += (double)b.v[i] * b.v[i];
+        if (!st && !(sqrt(d2) <= 1e-2 * sqrt(b2)))
+            st = loom_error_set(err, LOOM_ERR_INTERNAL,
+                                "cnn_trunk bf16 output: |bf16 - fp32| %.4g, |fp32| %.4g", sqrt(d2),
+                                sqrt(b2));
+    }
+    free(a.v), free(b.v);
+    for (int j = 0; j < np; j++) free(buf[j].p);
+    free(dh.p);
+    loom_ctx_reset(c);
+    return st;
+}
+
+/* The fused op against the chain of separate ops on random small shapes
+ * (channels across a block of 16, odd sizes), in the three modes; then bf16
+ * against the fp32 chain when the CPU has it. */
+static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct loom_error *err)
+{
+    int nbf = loom_dnnl_bf16() ? 4 : 0;
+    for (int k = 0; k < 21 + nbf; k++) {
+        bool nhwc = k >= 15, bf = k >= 21; /* nhwc in f32: the bf16 path's passes */
+        struct ref_case t = {.n = 1 + k % 3,
+                             .mode = bf     ? TRUNK_TRAIN
+                                     : nhwc ? (enum trunk_mode)(k / 2 % 3)
+                                            : (enum trunk_mode)(k / 3 % 3),
+                             .xgrad = k & 1,
+                             .bf16 = bf,
+                             .nhwc = nhwc};
+        t.N = k == 0 ? 1 : 1 + loom_rng_below(r, 3);
+        t.H = 5 + loom_rng_below(r, 5), t.W = 5 + loom_rng_below(r, 5);
+        if (k == 14) t.N = 2, t.H = t.W = 24; /* OpenMP */
+        if (t.bf16) t.N = 8, t.H = t.W = 16;  /* enough values for a relative error */
+        t.C[0] = k % 4 == 3 ? 3 : 1 + loom_rng_below(r, 4);
+        for (int i = 1; i <= t.n; i++)
+            t.C[i] = k % 2 == 0 ? 16 * (1 + loom_rng_below(r, 2)) : 1 + loom_rng_below(r, 20);
+        if (t.mode == TRUNK_TRAIN && t.N < 2) t.N = 2; /* 1x1 last stage: M = N */
+        enum loom_status st = ref_case_run(c, r, err, &t);
+        if (st) return st;
+    }
+    return LOOM_OK;
+}
+
+const struct loom_op_info loom_op_cnn_trunk = {.name = "cnn_trunk",
+                                               .ncases = 5,
+                                               .gc_case = gc_case,
+                                               .check_ref = check_ref,
+                                               .step = 1e-3f,
+                                               .atol = 1e-3};
