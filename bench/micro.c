@@ -409,3 +409,73 @@ static int limits(int images, int reps, const char *json)
 
 int main(int argc, char **argv)
 {
+    int threads = 2, reps = 20, images = 256;
+    bool lim = false, trunk_only = false;
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--images") && i + 1 < argc)
+            images = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else if (!strcmp(argv[i], "--limits"))
+            lim = true;
+        else if (!strcmp(argv[i], "--trunk"))
+            trunk_only = true;
+        else {
+            fprintf(stderr,
+                    "usage: %s [--threads N] [--reps R] [--trunk]\n"
+                    "       %s --limits [--images P] [--json OUT] [--threads N] [--reps R]\n",
+                    argv[0], argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1) reps = 1;
+    if (images < 1) images = 1;
+    loom_threads_set(threads);
+    if (lim) return limits(images, reps, json);
+    printf("loom micro-benchmark: %d threads, median of %d; OpenBLAS: %s\n", threads, reps,
+           loom_threads_blas_config());
+    printf("%-44s %10s %10s %12s %8s\n", "fwd+bwd", "ms", "GFLOP/s", "sgemm GF/s", "ratio");
+    if (trunk_only) {
+        bench_trunk();
+        return 0;
+    }
+
+    static const int lin[][3] = {
+        {3072, 64, 1024}, {64, 768, 256}, {64, 151, 128}, {1024, 1024, 1024}};
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(lin); i++) {
+        const int *d = lin[i];
+        double flop = 3.0 * 2.0 * d[0] * d[1] * d[2];
+        double t = time_graph(build_linear, d, reps), ts = time_sgemm3(d[0], d[2], d[1], reps);
+        char name[64];
+        snprintf(name, sizeof name, "linear %dx%d -> %d", d[0], d[1], d[2]);
+        printf("%-44s %10.3f %10.1f %12.1f %8.2f\n", name, t * 1e3, flop / t * 1e-9,
+               flop / ts * 1e-9, ts / t);
+    }
+    /* The reference CNN's three convolutions for a batch of 64 rows with 4
+     * photos each on average (256 images). */
+    static const int conv[][6] = {
+        {256, 3, 64, 64, 32, 3}, {256, 32, 32, 32, 64, 3}, {256, 64, 16, 16, 128, 3}};
+    for (size_t i = 0; i < LOOM_ARRAY_LEN(conv); i++) {
+        const int *d = conv[i];
+        double M = (double)d[0] * d[2] * d[3], K = (double)d[1] * d[5] * d[5];
+        double flop = 3.0 * 2.0 * M * d[4] * K;
+        double t = time_graph(build_conv, d, reps);
+        double ts = time_sgemm3((int)M, d[4], (int)K, reps);
+        char name[64];
+        snprintf(name, sizeof name, "conv2d %dx%dx%dx%d k%d -> %d", d[0], d[1], d[2], d[3], d[5],
+                 d[4]);
+        printf("%-44s %10.3f %10.1f %12.1f %8.2f\n", name, t * 1e3, flop / t * 1e-9,
+               flop / ts * 1e-9, ts / t);
+    }
+    bench_trunk();
+    static const int lstm[4] = {64, 48, 64, 128};
+    double t = time_graph(build_lstm, lstm, reps);
+    printf("BiLSTM N=%d T=%d I=%d H=%d: %.3f ms per batch, %.1f us per sequence (fwd+bwd)\n",
+           lstm[0], lstm[1], lstm[2], lstm[3], t * 1e3, t / lstm[0] * 1e6);
+    return 0;
+}
