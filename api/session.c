@@ -27,6 +27,7 @@ enum loom_status loom_session_new(const loom_model *model, loom_session **out,
     }
     s->m = model;
     loom_ctx_init(&s->c, 0, model->seed);
+    s->c.frozen = true; /* a model is immutable */
     *out = s;
     return LOOM_OK;
 }
