@@ -1383,7 +1383,13 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
         enum loom_status st = ref_case_run(c, r, err, &t);
         if (st) return st;
     }
-    return LOOM_OK;
+    /* evaluation where oneDNN takes Winograd (channels multiples of 16
+     * after the first stage), and a batch of more than one chunk */
+    struct ref_case t = {
+        .n = 3, .N = 2, .C = {3, 16, 32, 16}, .H = 20, .W = 18, .mode = TRUNK_FOLD};
+    enum loom_status st = ref_case_run(c, r, err, &t);
+    t.N = EVAL_CHUNK + 3, t.n = 2, t.H = t.W = 6;
+    return st ? st : ref_case_run(c, r, err, &t);
 }
 
 const struct loom_op_info loom_op_cnn_trunk = {.name = "cnn_trunk",
