@@ -82,6 +82,7 @@ static bool embed_all(struct loom_cli_input *in, FILE *npy, FILE *ids)
 {
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 0);
+    c.frozen = true; /* the loaded model does not change */
     struct loom_error err = {0};
     enum loom_status st = in->src.seek(in->src.self, 0, 0, &err);
     int64_t written = 0;

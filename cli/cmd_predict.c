@@ -167,6 +167,7 @@ static int predict_all(struct loom_cli_input *in, FILE *f)
     struct loom_prediction *p = calloc((size_t)LOOM_MAX(m->nheads, 1), sizeof *p);
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 0);
+    c.frozen = true; /* the loaded model does not change */
     struct loom_error err = {0};
     enum loom_status st = p ? LOOM_OK : loom_error_set(&err, LOOM_ERR_NOMEM, "out of memory");
     header(f, m);

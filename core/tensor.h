@@ -54,8 +54,12 @@ struct loom_ctx {
     bool grad_enabled;            /* record the tape (training step) */
     bool training;                /* dropout active, batch norm uses batch statistics */
     bool bf16;                    /* heavy ops in bfloat16 where the CPU has it (cnn_trunk) */
-    struct loom_rng rng;          /* the step's stream: dropout, augmentation */
-    enum loom_status status;      /* first failure since the last reset, or LOOM_OK */
+    /* The parameters the ops read never change in this context's life (a
+     * scoring session of an immutable model): ops may keep values derived
+     * from them (cnn_trunk's folded weights) keyed by their addresses. */
+    bool frozen;
+    struct loom_rng rng;     /* the step's stream: dropout, augmentation */
+    enum loom_status status; /* first failure since the last reset, or LOOM_OK */
     struct loom_error err;
     struct loom_dnnl *dnnl; /* created on first use */
 };

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "../threads.h"
 #include "../registry.h"
 #include "check.h"
 
@@ -130,9 +131,10 @@ static void bn_rows_fwd(float *y, float *mean, float *var, const float *x, const
         a[ch] = gamma[ch] / sqrtf(var[ch] + s->eps);
         b[ch] = beta[ch] - a[ch] * mean[ch];
     }
-#pragma omp parallel for if (N * C > 32768)
-    for (int64_t n = 0; n < N; n++)
+    /* no region at all for small work (an if(0) region costs a team) */
+    LOOM_OMP_FOR(loom_omp_fork(N * C, 32768), n, N, {
         for (int64_t ch = 0; ch < C; ch++) y[n * C + ch] = a[ch] * x[n * C + ch] + b[ch];
+    });
 }
 
 /* Adds into dx, dgamma, dbeta (each may be NULL). scratch: 4C floats. */
