@@ -76,8 +76,11 @@ void loom_arena_reset(struct loom_arena *a)
     struct loom_arena_chunk *ch = a->head;
     if (ch && ch->next) {
         /* Several chunks were needed: replace them by one that holds the
-         * high-water mark, so the next step of the same shape fits. */
-        size_t cap = loom_align_up(a->high_water, LOOM_ALIGN);
+         * high-water mark and an eighth more, so the next step of the same
+         * shape fits, and so does one a little larger (a batch with a few
+         * more photos): without the margin every such step maps a new
+         * chunk, and the kernel zero-fills all its pages again. */
+        size_t cap = loom_align_up(a->high_water + a->high_water / 8, LOOM_ALIGN);
         struct loom_arena_chunk *merged = chunk_new(cap);
         if (merged) {
             while (ch) {
