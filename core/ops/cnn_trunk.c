@@ -188,9 +188,12 @@ static dnnl_alg_kind_t stage_alg(const struct trunk_shape *s, int i)
     return wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
-/* Whether oneDNN implements d (a Winograd one may not be, on this CPU). */
+/* Whether oneDNN implements d (a Winograd one may not be, on this CPU) with
+ * a scratchpad of at most 16 MiB or half of z's size for stage i (oneDNN 2.6's
+ * Winograd backward weights picks, for some batch sizes, a schedule whose
+ * scratchpad is 100-230 MB at the reference's shapes: more than z itself). */
 static bool conv_implemented(struct loom_ctx *c, const dnnl_convolution_desc_t *d,
-                             const_dnnl_primitive_desc_t hint)
+                             const_dnnl_primitive_desc_t hint, const struct trunk_shape *s, int i)
 {
     dnnl_engine_t eng = loom_dnnl_engine(c);
     dnnl_primitive_attr_t attr = NULL;
@@ -199,6 +202,13 @@ static bool conv_implemented(struct loom_ctx *c, const dnnl_convolution_desc_t *
         eng && dnnl_primitive_attr_create(&attr) == dnnl_success &&
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
         dnnl_primitive_desc_create(&pd, d, attr, eng, hint) == dnnl_success;
+    if (ok) {
+        const dnnl_memory_desc_t *smd =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        size_t zb = (size_t)(s->N * s->C[i + 1] * s->H[i] * s->W[i]) * sizeof(float);
+        size_t sb = smd && smd->ndims > 0 ? dnnl_memory_desc_get_size(smd) : 0;
+        ok = sb <= zb / 2 || sb <= ((size_t)16 << 20);
+    }
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
     return ok;
@@ -222,7 +232,7 @@ static bool stage_fwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
                               &d, fold ? dnnl_forward_inference : dnnl_forward_training, alg,
                               &m.src, &m.w, fold ? &b : NULL, &m.z, one, one, one),
                           "convolution_forward_desc_init");
-        if (alg == dnnl_convolution_direct || conv_implemented(c, &d, NULL)) break;
+        if (alg == dnnl_convolution_direct || conv_implemented(c, &d, NULL, s, i)) break;
     }
     ok = ok && loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, fold, 4, ids, "cnn_trunk forward") &&
          loom_cnn_reorder_init(c, &e->w_fwd, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false);
@@ -248,7 +258,7 @@ static bool stage_bwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
                               dnnl_convolution_backward_weights_desc_init(
                                   &d, alg, &m.src, &dw, NULL, &m.dz, one, one, one),
                               "convolution_backward_weights_desc_init");
-            if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd)) break;
+            if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd, s, i)) break;
         }
         if (!ok ||
             !loom_cnn_prim_init(c, &e->bwd_weights, &d, e->fwd.pd, 3, ids,
@@ -265,7 +275,7 @@ static bool stage_bwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
             c,
             dnnl_convolution_backward_data_desc_init(&d, alg, &m.dsrc, &m.w, &m.dz, one, one, one),
             "convolution_backward_data_desc_init");
-        if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd)) break;
+        if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd, s, i)) break;
     }
     return ok &&
            loom_cnn_prim_init(c, &e->bwd_data, &d, e->fwd.pd, 3, ids, "cnn_trunk backward data") &&
@@ -642,6 +652,17 @@ struct trunk_saved {
     float *z[MAXS];                /* each stage's convolution output */
     const void *src[MAXS];         /* each stage's input, as its convolution read it */
     float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
+    /* The first stage's z is not kept when the trunk has more stages (the
+     * largest array of the step: 32 channels at full size): the later
+     * stages' forward reuses its place in the arena, which stays reserved
+     * to the trunk, and the backward recomputes it there (one forward
+     * convolution of the first stage, ~5% of the trunk's step) once the
+     * later stages' saves are dead. w0: the first convolution's weights as
+     * it read them. */
+    bool recompute;
+    const void *w0;
+    struct loom_arena_mark zmark;
+    size_t zbytes;
 };
 
 /* A per-channel array of the layout (G B: channel c at c, zeros in the
@@ -711,10 +732,19 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         if (!w || (fold && !stage_fold(c, g, s, i, &wf, &bias))) return false;
         if (fold) w = wf;
         void *wi = reorder_in(c, &e->w_fwd, w);
-        float *z = arena(c, (size_t)act_len(&a) * sizeof *z);
+        struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
+        bool last = i + 1 == s->n, drop = i == 0 && !last && s->mode != TRUNK_FOLD;
+        /* what outlives z when it is dropped comes first */
         float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
+        void *out = last ? NULL : arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
+        size_t zbytes = loom_align_up((size_t)act_len(&a) * sizeof(float), LOOM_ALIGN);
+        float *z = arena(c, zbytes);
+        /* the arena's position just before z (the last allocation, in the
+         * current chunk, possibly new) */
+        struct loom_arena_mark at = loom_arena_mark(&c->arena);
+        at.off -= zbytes, at.used_total -= zbytes;
         float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
-        if (!wi || !z || !stats || !sc || !sh ||
+        if (!wi || !z || !stats || (!last && !out) || !sc || !sh ||
             !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)src, wi, bias, z},
                                "cnn_trunk forward"))
             return false;
@@ -731,19 +761,25 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
             sh[ch] = fold ? 0.0f : g->beta->data[ch] - k * mean[ch];
         }
         sv->z[i] = z, sv->src[i] = src, sv->mean[i] = mean, sv->var[i] = var;
-        if (i + 1 == s->n) {
+        if (last) {
             float *part = arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
             if (!part) return false;
             pass_gap(h, part, z, sc, sh, &a);
         } else {
-            struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
-            void *out = arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
-            if (!out) return false;
             pass_pool(out, bf, z, sc, sh, &a);
             round_in_place(s, out, act_len(&p));
             src = out;
         }
+        if (drop && z) {
+            loom_arena_release(&c->arena, at);
+            sv->recompute = true, sv->w0 = wi, sv->zmark = at, sv->zbytes = zbytes;
+        }
     }
+    /* the place of the first z, reserved to the trunk up to its end */
+    struct loom_arena_mark now = loom_arena_mark(&c->arena);
+    if (sv->recompute && now.chunk == sv->zmark.chunk && now.off < sv->zmark.off + sv->zbytes &&
+        !arena(c, sv->zmark.off + sv->zbytes - now.off))
+        return false;
     return true;
 }
 
@@ -776,6 +812,10 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
         mu[ch] = sv->mean[i][ch];
     }
     float *z = sv->z[i];
+    if (i == 0 && sv->recompute &&
+        !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)sv->src[0], (void *)sv->w0, NULL, z},
+                           "cnn_trunk forward (recomputed)"))
+        return NULL;
     if (last) { /* dh / (H W) per (n, channel of the layout) */
         if (!(gs = arena(c, (size_t)NGB * sizeof *gs))) return NULL;
         memset(gs, 0, (size_t)NGB * sizeof *gs);
@@ -817,7 +857,13 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
     if (!data) return NULL;
     const float *w = round_copy(c, s, g->w->data, g->w->size);
     void *wb = w ? reorder_in(c, &e->w_bwd, w) : NULL;
-    float *dsrc = arena(c, loom_cnn_prim_arg_bytes(&e->bwd_data, DNNL_ARG_DIFF_SRC));
+    /* fp32: the gradient of the stage's input in place of that input (its
+     * last reader, the backward weights, has run) */
+    size_t dbytes = loom_cnn_prim_arg_bytes(&e->bwd_data, DNNL_ARG_DIFF_SRC);
+    struct act in = act_make(s->N, s->C[i], s->H[i], s->W[i], s->nhwc);
+    float *dsrc = i > 0 && !bf && dbytes <= (size_t)act_len(&in) * sizeof(float)
+                      ? (float *)sv->src[i]
+                      : arena(c, dbytes);
     if (!wb || !dsrc ||
         !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dz, wb, dsrc}, "cnn_trunk backward data"))
         return NULL;
