@@ -26,7 +26,10 @@
  * the last stage, h = the mean over H, W of relu(bn(z)). Backward keeps z,
  * each stage's input and the statistics, not the ReLU's output nor the
  * pool's argmax: both are recomputed from z (reading z again costs less than
- * writing and reading a mask).
+ * writing and reading a mask). With more than one stage the first z is not
+ * kept (trunk_saved.recompute): the backward runs the first convolution
+ * again into its place in the arena. Training convolutions are Winograd
+ * where stage_alg and conv_implemented allow.
  * Backward, per stage from the last: with r = relu(bn(z)) and g the
  * gradient of the pool's output given to each window's first maximum of r
  * (the last stage: dh / (H W) everywhere), dr = g 1[bn(z) > 0]; one pass for
