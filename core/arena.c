@@ -49,6 +49,9 @@ void *loom_arena_alloc(struct loom_arena *a, size_t bytes)
         if (a->limit && a->used_total + need > a->limit) return NULL;
         /* Grow geometrically so a step needs few chunks even the first time. */
         size_t cap = ch ? ch->cap * 2 : ((size_t)1 << 20);
+        /* a power-of-two multiple even for a large request, so what
+         * follows it fits too (untouched pages cost no memory) */
+        while (cap < need && cap <= SIZE_MAX / 4) cap *= 2;
         if (cap < need) cap = need;
         struct loom_arena_chunk *fresh = chunk_new(cap);
         if (!fresh) return NULL;
