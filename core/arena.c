@@ -49,6 +49,9 @@ void *loom_arena_alloc(struct loom_arena *a, size_t bytes)
         if (a->limit && a->used_total + need > a->limit) return NULL;
         /* Grow geometrically so a step needs few chunks even the first time. */
         size_t cap = ch ? ch->cap * 2 : ((size_t)1 << 20);
+        /* a power-of-two multiple even for a large request, so what
+         * follows it fits too (untouched pages cost no memory) */
+        while (cap < need && cap <= SIZE_MAX / 4) cap *= 2;
         if (cap < need) cap = need;
         struct loom_arena_chunk *fresh = chunk_new(cap);
         if (!fresh) return NULL;
@@ -76,8 +79,11 @@ void loom_arena_reset(struct loom_arena *a)
     struct loom_arena_chunk *ch = a->head;
     if (ch && ch->next) {
         /* Several chunks were needed: replace them by one that holds the
-         * high-water mark, so the next step of the same shape fits. */
-        size_t cap = loom_align_up(a->high_water, LOOM_ALIGN);
+         * high-water mark and an eighth more, so the next step of the same
+         * shape fits, and so does one a little larger (a batch with a few
+         * more photos): without the margin every such step maps a new
+         * chunk, and the kernel zero-fills all its pages again. */
+        size_t cap = loom_align_up(a->high_water + a->high_water / 8, LOOM_ALIGN);
         struct loom_arena_chunk *merged = chunk_new(cap);
         if (merged) {
             while (ch) {

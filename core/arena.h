@@ -2,8 +2,9 @@
  * arena.h — the step arena: a bump allocator for everything a training or
  * inference step creates (activations, temporaries, the tape). Reset after
  * the optimizer step. It grows by chained chunks when a step needs more than
- * it has; a reset then merges them into one chunk of the high-water size, so
- * from the second step on a step of the same shape never calls malloc.
+ * it has; a reset then merges them into one chunk of the high-water size and
+ * an eighth, so from the second step on a step of the same shape (or up to
+ * an eighth larger) never calls malloc.
  * Not thread-safe: one arena per context (per thread).
  */
 #ifndef LOOM_CORE_ARENA_H
