@@ -68,6 +68,12 @@ row("rows/s, step only (median)", lr["step_rows_per_s_median"], None, "higher",
 row("step ms p50", lr["step_ms_p50"], tr["step_ms_p50"], "lower", note="torch's includes collate")
 row("step ms p90", lr["step_ms_p90"], tr["step_ms_p90"], "lower")
 row("loader share of the epoch, %", 100 * lr["loader_share_median"], None, "lower")
+try:
+    lb = load("loom-train-bf16.json")["train"]
+    row("rows/s bf16, epoch end to end (median)", lb["e2e_rows_per_s_median"],
+        tr["samples_per_s_median"], "higher", note="loom: training.precision bf16 (AMX)")
+except OSError:
+    row("rows/s bf16", None, None, "", note="no bf16 run")
 row("peak RSS, MiB", lt["maxrss_kb"] / 1024, maxrss_mib("torch-train"), "lower",
     note=f"loom: ru_maxrss after training (time -v of the whole run, split included: "
     f"{fmt(maxrss_mib('loom-train'))}); torch: time -v of --only train")

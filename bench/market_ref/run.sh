@@ -11,7 +11,8 @@
 #      shapes (build/bench/loom-micro --limits);
 #   2. training: loom (loom-market-ref-train: 1 warm-up epoch, then N timed,
 #      default 3, and the time split per branch), then ref_model.py --tuned
-#      --only train, each under /usr/bin/time -v (peak RSS);
+#      --only train, each under /usr/bin/time -v (peak RSS); then loom again
+#      with training.precision: bf16 (--bf16);
 #   3. inference: loom (loom-market-ref-infer, the public C API), then
 #      ref_model.py --tuned --only infer,split;
 #   4. with --stock, ref_model.py untuned (train, infer) as well;
@@ -104,6 +105,10 @@ echo "run.sh: loom: training"
 loom_run loom-train "$bin/loom-market-ref-train" "$here/bench/market_ref/ref.yaml" \
     --threads $threads "${lt[@]}" --save "$out/model.loom" --json "$out/loom-train.json"
 pytorch torch-train --tuned --only train "${rt[@]}"
+rm -f "$out/loom-train-bf16.json"
+echo "run.sh: loom: training in bf16 (training.precision: bf16)"
+loom_run loom-train-bf16 "$bin/loom-market-ref-train" "$here/bench/market_ref/ref.yaml" \
+    --threads $threads "${lt[@]}" --split-batches 1 --bf16 --json "$out/loom-train-bf16.json"
 
 # 3. inference, alternating
 echo "run.sh: loom: inference"

@@ -329,8 +329,9 @@ static bool open_all(const char *path, struct loom_model **m, struct loom_datase
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: loom-market-ref-train SCHEMA [--epochs E] [--warmup W] [--threads N]\n"
-                    "       [--split-batches K] [--batches B] [--save MODEL] [--json OUT]\n");
+    fprintf(stderr,
+            "usage: loom-market-ref-train SCHEMA [--epochs E] [--warmup W] [--threads N]\n"
+            "       [--split-batches K] [--batches B] [--save MODEL] [--json OUT] [--bf16]\n");
     return 2;
 }
 
@@ -380,6 +381,7 @@ int main(int argc, char **argv)
 {
     const char *schema = NULL, *save = NULL, *json = NULL;
     int epochs = 3, warm = 1, threads = 2, split = 4, batches = 0;
+    bool bf16 = false;
     for (int i = 1; i < argc; i++) {
         bool has = i + 1 < argc;
         if (!strcmp(argv[i], "--epochs") && has)
@@ -396,6 +398,8 @@ int main(int argc, char **argv)
             save = argv[++i];
         else if (!strcmp(argv[i], "--json") && has)
             json = argv[++i];
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = true;
         else if (argv[i][0] == '-' || schema)
             return usage();
         else
@@ -411,6 +415,9 @@ int main(int argc, char **argv)
         loom_model_free(&m);
         return 1;
     }
+    /* As `training.precision: bf16` in the schema (the trainer falls back to
+     * fp32 with a notice where the CPU has no bf16). */
+    if (bf16) m->schema.training.precision = LOOM_PRECISION_BF16;
     int64_t params = 0;
     for (int i = 0; i < m->store.n; i++)
         if (!m->store.params[i]->buffer) params += m->store.params[i]->t.size;
