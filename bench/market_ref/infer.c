@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "../timing.h"
 #include "loom.h"
 
 struct photo {
@@ -54,29 +55,6 @@ struct data {
     struct row *rows;
     int64_t n;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* numpy's default percentile (linear); sorts v */
-static double pct(double *v, int64_t n, double p)
-{
-    if (n < 1) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double k = p / 100.0 * (double)(n - 1);
-    int64_t i = (int64_t)k;
-    return i + 1 < n ? v[i] + (k - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
-}
 
 static bool read_file(const char *path, struct photo *p)
 {
@@ -217,20 +195,21 @@ static bool batch64(const struct data *d, loom_session *s, loom_rows *rows, int 
     const loom_result *res;
     if (nb < 1 || epochs > 16) return false;
     for (int e = -1; e < epochs; e++) { /* e = -1: two warm-up batches */
-        double tm = 0, t0 = now();
+        double tm = 0, t0 = bench_now();
         int64_t rows_done = 0;
         for (int64_t b = 0; b < (e < 0 ? (nb < 2 ? nb : 2) : nb); b++) {
             loom_rows_clear(rows);
             for (int64_t i = b * B; i < (b + 1) * B; i++)
                 if (fill(d, rows, &d->rows[i], &err)) goto fail;
-            double t1 = now();
+            double t1 = bench_now();
             if (loom_predict(s, rows, &res, &err)) goto fail;
-            tm += now() - t1;
+            tm += bench_now() - t1;
             rows_done += B;
         }
-        if (e >= 0) model[e] = (double)rows_done / tm, e2e[e] = (double)rows_done / (now() - t0);
+        if (e >= 0)
+            model[e] = (double)rows_done / tm, e2e[e] = (double)rows_done / (bench_now() - t0);
     }
-    out->model_rows_s = pct(model, epochs, 50), out->e2e_rows_s = pct(e2e, epochs, 50);
+    out->model_rows_s = bench_pct(model, epochs, 50), out->e2e_rows_s = bench_pct(e2e, epochs, 50);
     return true;
 fail:
     fprintf(stderr, "loom-market-ref-infer: batch 64: %s\n", err.message);
@@ -262,12 +241,12 @@ static bool batch1(const struct data *d, loom_session *s, loom_rows *rows, int i
     for (int it = -10; ok && it < iters; it++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         const struct row *r = &d->rows[pick[x % (uint64_t)np]];
-        double t0 = now();
+        double t0 = bench_now();
         loom_rows_clear(rows);
         enum loom_status st = fill(d, rows, r, &err);
-        double t1 = now();
+        double t1 = bench_now();
         if (!st) st = loom_predict(s, rows, &res, &err);
-        double t2 = now();
+        double t2 = bench_now();
         if (st) {
             fprintf(stderr, "loom-market-ref-infer: batch 1: %s\n", err.message);
             ok = false;
@@ -277,8 +256,8 @@ static bool batch1(const struct data *d, loom_session *s, loom_rows *rows, int i
     }
     if (ok) {
         out->model_mean = sum / iters;
-        out->model_p50 = pct(tm, iters, 50), out->model_p99 = pct(tm, iters, 99);
-        out->e2e_p50 = pct(te, iters, 50), out->e2e_p99 = pct(te, iters, 99);
+        out->model_p50 = bench_pct(tm, iters, 50), out->model_p99 = bench_pct(tm, iters, 99);
+        out->e2e_p50 = bench_pct(te, iters, 50), out->e2e_p99 = bench_pct(te, iters, 99);
     }
     free(pick), free(tm), free(te);
     return ok;
@@ -336,10 +315,10 @@ int main(int argc, char **argv)
         goto done;
     }
     d.m = m;
-    double t0 = now();
+    double t0 = bench_now();
     if (!load(&d, csv, images)) goto done;
     fprintf(stderr, "loom-market-ref-infer: %lld rows read in %.1f s; loom %s\n", (long long)d.n,
-            now() - t0, loom_version());
+            bench_now() - t0, loom_version());
     struct b64 b = {0};
     struct lat rnd = {0}, four = {0}, rnd1 = {0}, four1 = {0};
     loom_session_set_threads(s, threads);

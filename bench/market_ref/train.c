@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "../timing.h"
 #include "core/threads.h"
 #include "fusion/trainer.h"
 #include "loaders/dataset.h"
@@ -45,30 +46,6 @@
 
 #define MAX_EPOCHS 64
 #define MAX_PARTS  8
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Percentile p (0..100) of v[0..n) by linear interpolation (numpy's
- * default); sorts v. */
-static double pct(double *v, int64_t n, double p)
-{
-    if (n < 1) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double k = p / 100.0 * (double)(n - 1);
-    int64_t i = (int64_t)k;
-    return i + 1 < n ? v[i] + (k - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
-}
 
 /* ---- a source that times the batcher and the steps between its calls ---- */
 
@@ -101,7 +78,7 @@ static enum loom_status timed_next(void *self, const struct loom_batch **out,
                                    struct loom_error *err)
 {
     struct timed *t = self;
-    double t0 = now();
+    double t0 = bench_now();
     if (t->t_ret > 0) {
         double s = t0 - t->t_ret;
         t->step_s += s;
@@ -112,7 +89,7 @@ static enum loom_status timed_next(void *self, const struct loom_batch **out,
         *out = NULL;
     else
         st = t->inner.next(t->inner.self, out, err);
-    double t1 = now();
+    double t1 = bench_now();
     t->pos++;
     t->load_s += t1 - t0;
     t->t_ret = !st && *out ? t1 : 0;
@@ -209,7 +186,7 @@ static bool run_part(struct loom_ctx *c, struct loom_model *m, int k, const stru
 {
     loom_ctx_reset(c);
     c->grad_enabled = c->training = backward;
-    double t0 = now();
+    double t0 = bench_now();
     enum loom_status st = LOOM_OK;
     if (k < m->nbranches) {
         struct loom_tensor *y = loom_encoder_forward(c, &m->enc[k], b, NULL);
@@ -223,7 +200,7 @@ static bool run_part(struct loom_ctx *c, struct loom_model *m, int k, const stru
         if (!st && backward) st = loom_model_loss(c, m, b, &f);
         if (!st && backward) st = loom_backward(c, f.loss, NULL);
     }
-    *ms = (now() - t0) * 1e3;
+    *ms = (bench_now() - t0) * 1e3;
     if (st) fprintf(stderr, "loom-market-ref-train: split: %s\n", c->err.message);
     return !st;
 }
@@ -281,8 +258,8 @@ static bool time_split(struct loom_model *m, const struct loom_dataset *d, int n
         loom_store_zero_grad(&m->store);
     }
     for (int k = 0; ok && k < np; k++) {
-        parts[k].fwd_ms = pct(t + (k * 2) * nb, got, 50);
-        parts[k].fwdbwd_ms = pct(t + (k * 2 + 1) * nb, got, 50);
+        parts[k].fwd_ms = bench_pct(t + (k * 2) * nb, got, 50);
+        parts[k].fwdbwd_ms = bench_pct(t + (k * 2 + 1) * nb, got, 50);
         parts[k].flop_fwd /= got, parts[k].flop_fwdbwd /= got;
     }
     *nparts = np;
@@ -309,7 +286,7 @@ static bool open_all(const char *path, struct loom_model **m, struct loom_datase
     struct loom_prep *p = NULL;
     struct loom_data_report rep = {0};
     struct loom_error err = {0};
-    double t0 = now();
+    double t0 = bench_now();
     enum loom_status st = loom_prep_fit(&s, &o, &p, &rep, &err);
     if (!st) st = loom_model_new(&s, &p, (uint64_t)s.training.seed, NULL, m, &err);
     loom_prep_free(&p);
@@ -323,7 +300,8 @@ static bool open_all(const char *path, struct loom_model **m, struct loom_datase
             "loom-market-ref-train: %lld training rows, %lld photos (%lld bad)%s, ready in "
             "%.1f s\n",
             (long long)loom_dataset_rows(*d), (long long)rep.images_ok, (long long)rep.images_bad,
-            rep.from_cache ? " from the dataset cache" : " decoded (cache written)", now() - t0);
+            rep.from_cache ? " from the dataset cache" : " decoded (cache written)",
+            bench_now() - t0);
     return true;
 }
 
@@ -339,7 +317,7 @@ static double median_of(const double *v, int n)
 {
     double tmp[MAX_EPOCHS];
     memcpy(tmp, v, (size_t)n * sizeof *v);
-    return pct(tmp, n, 50);
+    return bench_pct(tmp, n, 50);
 }
 
 static void write_json(FILE *f, const struct loom_model *m, int64_t params, const struct epochs *ep,
@@ -452,7 +430,7 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int64_t s0 = ep.first_step[warm], ns = src.nsteps - s0;
-    double p50 = pct(src.step_ms + s0, ns, 50), p90 = pct(src.step_ms + s0, ns, 90);
+    double p50 = bench_pct(src.step_ms + s0, ns, 50), p90 = bench_pct(src.step_ms + s0, ns, 90);
     fprintf(stderr, "loom-market-ref-train: peak RSS %.1f MiB; step p50 %.1f ms p90 %.1f ms\n",
             (double)ru.ru_maxrss / 1024, p50, p90);
     struct part parts[MAX_PARTS];
