@@ -1599,11 +1599,13 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
     struct ref_case t = {
         .n = 3, .N = 2, .C = {3, 16, 32, 16}, .H = 20, .W = 18, .mode = TRUNK_FOLD};
     enum loom_status st = ref_case_run(c, r, err, &t);
-    /* the same split across two lanes (trunk_lanes) at two threads: 5
-     * photos, 3 + 2 (frozen_compare) */
+    /* the same split across two lanes (trunk_lanes) at two threads
+     * (frozen_compare): 5 photos, 3 + 2 */
     int before = omp_get_max_threads();
     omp_set_num_threads(2);
     t.N = 5;
+    st = st ? st : ref_case_run(c, r, err, &t);
+    t.N = 11; /* 6 + 5: chunks of 4 + 2 and 4 + 1 */
     st = st ? st : ref_case_run(c, r, err, &t);
     omp_set_num_threads(before);
     t.N = EVAL_CHUNK + 3, t.n = 2, t.H = t.W = 6;
