@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include <loom.h>
+#include "../examples/backend/csv_table.h" /* the backend example's CSV reader */
 
 /* ---- a malloc counter (glibc allows replacing malloc: "Replacing malloc") ---- */
 
@@ -122,93 +123,6 @@ static void count_report(long per)
             ok ? (unsigned long)((char *)w - (char *)(di.dli_saddr ? di.dli_saddr : di.dli_fbase))
                : 0ul);
     }
-}
-
-/* ---- the CSV (RFC 4180 as the marketplace generator writes it) ---- */
-
-struct table {
-    char *text;
-    int ncols;
-    char **names;
-    int64_t n;
-    char ***rows;
-};
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, k;
-    do {
-        if (n + 65536 + 1 > cap) {
-            cap = 2 * cap + 65536 + 1;
-            char *b = realloc(buf, cap);
-            if (!b) break;
-            buf = b;
-        }
-        k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-    } while (k > 0);
-    fclose(f);
-    if (buf) buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static char *field(char **p, int *end)
-{
-    char *s = *p, *out = s, *start = s;
-    if (*s == '"') {
-        for (s++; *s; s++) {
-            if (*s == '"') {
-                if (s[1] != '"') {
-                    s++;
-                    break;
-                }
-                s++;
-            }
-            *out++ = *s;
-        }
-    } else {
-        while (*s && *s != ',' && *s != '\n' && *s != '\r') *out++ = *s++;
-    }
-    *end = *s != ',';
-    if (*s == '\r') s++;
-    if (*s) s++;
-    *out = 0;
-    *p = s;
-    return start;
-}
-
-static int read_csv(const char *path, struct table *t)
-{
-    size_t len;
-    char *p = read_file(path, &len);
-    if (!p) return -1;
-    memset(t, 0, sizeof *t);
-    t->text = p;
-    int end = 0;
-    while (!end) {
-        t->names = realloc(t->names, (size_t)(t->ncols + 1) * sizeof *t->names);
-        t->names[t->ncols++] = field(&p, &end);
-    }
-    int64_t cap = 0;
-    while (*p) {
-        char **row = calloc((size_t)t->ncols, sizeof *row);
-        int c = 0;
-        for (end = 0; !end;) {
-            char *f = field(&p, &end);
-            if (c < t->ncols) row[c++] = f;
-        }
-        while (c < t->ncols) row[c++] = "";
-        if (t->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            t->rows = realloc(t->rows, (size_t)cap * sizeof *t->rows);
-        }
-        t->rows[t->n++] = row;
-    }
-    return 0;
 }
 
 /* ---- rows ---- */
