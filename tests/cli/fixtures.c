@@ -45,9 +45,20 @@ int run_under(const char *wrapper, const char *args, char *out, size_t n)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The directory goes when the test program ends: nothing is left in /tmp. */
+static void remove_dir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 void setup_dir(void)
 {
-    if (dir[strlen(dir) - 1] == 'X') assert_non_null(mkdtemp(dir));
+    if (dir[strlen(dir) - 1] == 'X') {
+        assert_non_null(mkdtemp(dir));
+        atexit(remove_dir);
+    }
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p %s/photos && touch %s/photos/a.jpg", dir, dir);
     assert_int_equal(system(cmd), 0);
