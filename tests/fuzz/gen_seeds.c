@@ -11,7 +11,8 @@
  *   schema, a prep fitted on them, the registry's encoders): its last and
  *   best checkpoints and the final model (also copied to model_file/);
  * prep/: that prep's blob (and one fitted on fewer rows);
- * cache/: the dataset caches of the train and valid splits;
+ * cache/: the dataset caches of the train and valid splits, and one of the
+ *   train split whose photo is cut short (its dropped-photo section);
  * jpeg/: JPEGs of libjpeg's variants (grey, 4:2:0, CMYK, progressive,
  *   arithmetic, restart markers, optimised Huffman tables);
  * csv/: CSV edge cases, each behind the harness's option byte;
@@ -167,7 +168,7 @@ static void training(const char *tmp)
     to.stop_after = 1;
     to.checkpoint_dir = ck;
     struct loom_model *m2 = NULL;
-    if (loom_model_open(res.last, NULL, &m2, &err)) die("model open", &err);
+    if (loom_model_open_with(res.last, NULL, &m2, &err)) die("model open", &err);
     if (loom_batcher_seek(bt, 0, 0, &err)) die("seek", &err);
     if (loom_train(m2, &src, NULL, &to, &res, &err)) die("train 2", &err);
     copy(res.last, "checkpoint", "mid.loom");
@@ -183,6 +184,38 @@ static void training(const char *tmp)
     loom_dataset_close(&train);
     loom_dataset_close(&valid);
     put("schema", "fixed.yaml", fuzz_fixed_schema_yaml, strlen(fuzz_fixed_schema_yaml));
+}
+
+/* The train split's cache when its photo is a JPEG cut in half: every
+ * row's photos dropped and listed in the cache's dropped-photo section. */
+static void dropped_cache(const char *tmp)
+{
+    struct loom_error err = {0};
+    struct loom_schema s;
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/dropped", tmp);
+    if (mkdir(dir, 0700) != 0) die("mkdir dropped", NULL);
+    fuzz_fixed_data(dir);
+    struct fuzz_jpeg_opts o = {.w = 12, .h = 10, .components = 3, .quality = 80};
+    unsigned long n = 0;
+    unsigned char *jpg = fuzz_jpeg(&o, &n);
+    snprintf(path, sizeof path, "%s/p.jpg", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(jpg, 1, n / 2, f) != n / 2 || fclose(f) != 0) die("write p.jpg", NULL);
+    free(jpg);
+    fuzz_fixed_schema(&s, dir);
+    s.data.max_bad_images = 1;
+    struct loom_dataset_opts dopt = {.use_cache = true, .cache_dir = dir, .threads = 1};
+    struct loom_prep *p = NULL;
+    struct loom_dataset *train = NULL;
+    if (loom_prep_fit(&s, &dopt, &p, NULL, &err)) die("prep fit (dropped)", &err);
+    if (loom_dataset_open(&s, p, LOOM_SPLIT_TRAIN, &dopt, &train, NULL, &err))
+        die("dataset (dropped)", &err);
+    if (!loom_dataset_cache_path(train)) die("dataset cache (dropped)", NULL);
+    copy(loom_dataset_cache_path(train), "cache", "dropped.loomcache");
+    loom_dataset_close(&train);
+    loom_prep_free(&p);
+    loom_schema_free(&s);
 }
 
 /* ---- jpeg ---- */
@@ -271,6 +304,7 @@ int main(int argc, char **argv)
     jpegs();
     csvs();
     training(tmp);
+    dropped_cache(tmp);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) die("rm", NULL);
