@@ -17,11 +17,13 @@
  * 2.6 has only its reference convolution for nChw16c with, say, 8
  * channels). bf16 (c->bf16 on a CPU with AVX512-BF16 or AMX): nhwc, the only
  * layout of oneDNN 2.6's AMX kernels; activations and weights enter the
- * convolutions in bf16, their outputs, the statistics and every gradient of
- * a weight are f32. The first convolution reads x as it is (nChw16c: oneDNN
+ * convolutions in bf16, which also write z and read dz in bf16 (stored at
+ * half the size: the passes over them are bound by memory traffic); the
+ * passes compute in f32, and the statistics, the gradients of the stage
+ * inputs and of every weight are f32. The first convolution reads x as it is (nChw16c: oneDNN
  * takes nchw for a few input channels) or one reorder of it (nhwc).
  *
- * Training, per stage: z = conv(a, w) (f32); the statistics of z (one read);
+ * Training, per stage: z = conv(a, w); the statistics of z (one read);
  * a' = pool(relu(bn(z))) (one read of z, a write of a quarter of it) or, on
  * the last stage, h = the mean over H, W of relu(bn(z)). Backward keeps z,
  * each stage's input and the statistics, not the ReLU's output nor the
@@ -35,8 +37,8 @@
  * (the last stage: dh / (H W) everywhere), dr = g 1[bn(z) > 0]; one pass for
  * sum dr and sum dr (z - mean), one writing dz = k (dr - sum dr / M - (z -
  * mean) inv^2 sum dr (z - mean) / M) with k = gamma inv, inv = 1 / sqrt(var
- * + eps) (batch_norm.c's derivation; evaluation: dz = k dr), in place of z
- * in fp32; then oneDNN's backward weights and backward data.
+ * + eps) (batch_norm.c's derivation; evaluation: dz = k dr), in place of z;
+ * then oneDNN's backward weights and backward data.
  * Evaluation without gradients: batch norm folded into the convolution (w'
  * = w gamma inv per output channel, bias beta - gamma inv mean) with a ReLU
  * post-op, one primitive per stage, then the pool.
@@ -89,6 +91,16 @@ TRUNK_INLINE void put(void *p, int64_t i, float v, bool bf)
         ((uint16_t *)p)[i] = to_bf16(v);
     else
         ((float *)p)[i] = v;
+}
+
+/* Element i of z, which is bf16 on the bf16 path, else f32. */
+TRUNK_INLINE float ld(const void *p, int64_t i, bool bf)
+{
+    if (!bf) return ((const float *)p)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
 }
 
 /* v rounded to bf16 precision, in f32. */
@@ -150,9 +162,9 @@ static bool md4(struct loom_ctx *c, dnnl_memory_desc_t *md, int64_t a, int64_t b
                         "memory_desc_init_by_tag");
 }
 
-/* The mds of stage i: its input (src), its output z (f32), their gradients
- * (dsrc f32, dz in the type the backward primitives read), weights of the
- * primitives' choice in `at` and plain (OIHW f32). */
+/* The mds of stage i: its input (src), its output z and z's gradient dz (in
+ * `at`: bf16 on the bf16 path, else f32), the input's gradient dsrc (f32),
+ * weights of the primitives' choice in `at` and plain (OIHW f32). */
 struct stage_mds {
     dnnl_memory_desc_t src, z, dsrc, dz, w, pw, px;
 };
@@ -164,7 +176,7 @@ static bool stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, st
     dnnl_format_tag_t blk = s->nhwc ? dnnl_nhwc : dnnl_nChw16c;
     int64_t N = s->N, C = s->C[i], O = s->C[i + 1], H = s->H[i], W = s->W[i];
     return md4(c, &m->src, N, C, H, W, at, first && !s->nhwc ? dnnl_nchw : blk) &&
-           md4(c, &m->z, N, O, H, W, dnnl_f32, blk) &&
+           md4(c, &m->z, N, O, H, W, at, blk) &&
            md4(c, &m->dsrc, N, C, H, W, dnnl_f32, first && !s->nhwc ? dnnl_nchw : blk) &&
            md4(c, &m->dz, N, O, H, W, at, blk) &&
            md4(c, &m->w, O, C, 3, 3, at, dnnl_format_tag_any) &&
@@ -336,35 +348,107 @@ static void *reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const vo
     return p && loom_cnn_reorder_run(c, r, src, p) ? p : NULL;
 }
 
-/* ---- the passes over z (f32, layout a) ----
+/* ---- the passes over z (layout a: bf16 on the bf16 path, else f32) ----
  * sc, sh, mu, k, c1, c2: per channel (G B, zeros in padded channels); the
  * map of batch norm is bn(z) = sc z + sh. Each pass runs over the N G
- * planes of H W B values; part: a plane's partial sums, (N G, 2 B). */
+ * planes of H W B values; part: a plane's partial sums, (N G, 2 B). The
+ * kernels are f32. On the bf16 path z, the pooled output and dz are bf16
+ * (half the memory traffic of the passes, which are bound by it): each
+ * plane goes through the f32 kernel in blocks of two rows (one row of pool
+ * windows) converted into a thread's tile (L1-sized: 16 KB at the
+ * reference's shapes) and, for dz, back. (Kernels that mix 2-byte and
+ * 4-byte elements are not vectorised by GCC 12; the conversions alone are.) */
 
-/* part[ng] = sums over the plane of z - k and (z - k)^2 (k a shift per
- * channel against cancellation in E[z^2] - E[z]^2). */
-TRUNK_CLONES static void pass_stats_plane(int64_t ng, float *part, const float *z, const float *k,
-                                          const struct act *a)
+/* Element i of an array of z's type. */
+static void *elt(const void *p, int64_t i, bool bf)
 {
-    int64_t HW = a->H * a->W, B = a->B;
-    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-    const float *restrict kg = k + ng % a->G * B, *restrict p = z + ng * HW * B;
+    return (char *)p + (size_t)i * (bf ? 2 : 4);
+}
+
+TRUNK_CLONES static void to_f32(float *restrict out, const uint16_t *restrict in, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = ld(in, i, true);
+}
+
+TRUNK_CLONES static void to_bf16_n(uint16_t *restrict out, const float *restrict in, int64_t n)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) out[i] = to_bf16(in[i]);
+}
+
+/* Floats of a thread's tile for the bf16 path: two rows, a pooled row, and
+ * two sums per channel. */
+static int64_t tile_len(const struct act *a)
+{
+    return (2 * a->W + a->W / 2 + 2) * a->B;
+}
+
+/* The tiles of every thread that may run a pass (arena; NULL with the
+ * error in c); f32 needs none (a non-NULL dummy). */
+static float *tiles(struct loom_ctx *c, bool bf, const struct act *a)
+{
+    static float none;
+    if (!bf) return c->status ? NULL : &none;
+    return arena(c, (size_t)(omp_get_max_threads() * tile_len(a)) * sizeof(float));
+}
+
+/* This thread's tile. The passes are not called inside another parallel
+ * region (the thread number indexes the tiles). */
+static float *my_tile(float *t, const struct act *a)
+{
+    return t + omp_get_thread_num() * tile_len(a);
+}
+
+/* Rows h0.. of plane ng as an act of `rows` rows (N = G = 1). */
+static struct act rows_of(const struct act *a, int64_t rows)
+{
+    return (struct act){1, a->B, rows, a->W, 1, a->B};
+}
+
+static void add_to(float *restrict acc, const float *restrict v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) acc[i] += v[i];
+}
+
+/* s1, s2 (B) = sums over HW pixels of z - k and (z - k)^2 (k a shift per
+ * channel against cancellation in E[z^2] - E[z]^2). */
+TRUNK_CLONES static void stats_plane(float *restrict s1, const float *restrict zp,
+                                     const float *restrict k, int64_t HW, int64_t B)
+{
+    float *restrict s2 = s1 + B;
     for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
     for (int64_t i = 0; i < HW; i++) {
 #pragma omp simd
         for (int64_t b = 0; b < B; b++) {
-            float d = p[i * B + b] - kg[b];
+            float d = zp[i * B + b] - k[b];
             s1[b] += d;
             s2[b] += d * d;
         }
     }
 }
 
-static void pass_stats(float *part, const float *z, const float *k, const struct act *a)
+static void pass_stats(float *part, float *tl, bool bf, const void *z, const float *k,
+                       const struct act *a)
 {
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) pass_stats_plane(ng, part, z, k, a);
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        float *s1 = part + ng * 2 * B;
+        const float *kg = k + ng % a->G * B;
+        if (!bf) {
+            stats_plane(s1, (const float *)z + ng * H * W * B, kg, H * W, B);
+            continue;
+        }
+        float *t = my_tile(tl, a), *acc = t + tile_len(a) - 2 * B;
+        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
+        for (int64_t h0 = 0; h0 < H; h0 += 2) {
+            int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            to_f32(t, elt(z, (ng * H + h0) * W * B, true), rows * W * B);
+            stats_plane(acc, t, kg, rows * W, B);
+            add_to(s1, acc, 2 * B);
+        }
+    }
 }
 
 /* s1, s2 (C) = the sums of part over n, in double. */
@@ -380,75 +464,81 @@ static void reduce_part(double *s1, double *s2, const float *part, const struct 
 }
 
 /* One plane: out (Ho,Wo,B) = the 2x2 max pool of relu(sc z + sh). */
-TRUNK_INLINE void pool_plane(void *out, bool bf, const float *zp, const float *sc, const float *sh,
-                             const struct act *a)
+TRUNK_CLONES static void pool_plane(float *restrict out, const float *restrict zp, const float *sc,
+                                    const float *sh, const struct act *a)
 {
     int64_t W = a->W, B = a->B, Ho = a->H / 2, Wo = a->W / 2;
     for (int64_t i = 0; i < Ho; i++)
         for (int64_t j = 0; j < Wo; j++) {
             const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
                         *p3 = p2 + B;
-            int64_t o = (i * Wo + j) * B;
+            float *o = out + (i * Wo + j) * B;
 #pragma omp simd
             for (int64_t b = 0; b < B; b++) {
                 float m = relu(sc[b] * p0[b] + sh[b]), v;
                 v = relu(sc[b] * p1[b] + sh[b]), m = v > m ? v : m;
                 v = relu(sc[b] * p2[b] + sh[b]), m = v > m ? v : m;
                 v = relu(sc[b] * p3[b] + sh[b]), m = v > m ? v : m;
-                put(out, o + b, m, bf);
+                o[b] = m;
             }
         }
 }
 
-/* The kernels of a plane for each output type (calls with a constant bf in
- * both branches of an if may be merged back into one call with bf). */
-TRUNK_CLONES static void pool_plane_f32(void *out, const float *zp, const float *sc,
-                                        const float *sh, const struct act *a)
+/* out (pooled layout of a, z's type) = pool(relu(sc z + sh)). */
+static void pass_pool(void *out, float *tl, bool bf, const void *z, const float *sc,
+                      const float *sh, const struct act *a)
 {
-    pool_plane(out, false, zp, sc, sh, a);
-}
-
-TRUNK_CLONES static void pool_plane_bf16(void *out, const float *zp, const float *sc,
-                                         const float *sh, const struct act *a)
-{
-    pool_plane(out, true, zp, sc, sh, a);
-}
-
-/* out (pooled layout of a, f32 or bf16) = pool(relu(sc z + sh)). */
-static void pass_pool(void *out, bool bf, const float *z, const float *sc, const float *sh,
-                      const struct act *a)
-{
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B, HWo = (a->H / 2) * (a->W / 2);
-    size_t es = bf ? 2 : 4;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
-        const float *zp = z + ng * HW * B, *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
-        char *o = (char *)out + (size_t)(ng * HWo * B) * es;
-        (bf ? pool_plane_bf16 : pool_plane_f32)(o, zp, s, t, a);
+        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        if (!bf) {
+            pool_plane((float *)out + ng * Ho * Wo * B, (const float *)z + ng * H * W * B, s, t, a);
+            continue;
+        }
+        float *tz = my_tile(tl, a), *to = tz + 2 * W * B;
+        struct act r = rows_of(a, 2);
+        for (int64_t i = 0; i < Ho; i++) {
+            to_f32(tz, elt(z, (ng * H + 2 * i) * W * B, true), 2 * W * B);
+            pool_plane(to, tz, s, t, &r);
+            to_bf16_n(elt(out, (ng * Ho + i) * Wo * B, true), to, Wo * B);
+        }
+    }
+}
+
+/* acc (B) = the sums over HW pixels of relu(s z + t). */
+TRUNK_CLONES static void gap_plane(float *restrict acc, const float *restrict zp,
+                                   const float *restrict s, const float *restrict t, int64_t HW,
+                                   int64_t B)
+{
+    for (int64_t b = 0; b < B; b++) acc[b] = 0;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * zp[i * B + b] + t[b]);
     }
 }
 
 /* h (N,C) = the mean over H, W of relu(sc z + sh). part: (N G, B). */
-TRUNK_CLONES static void pass_gap_plane(int64_t ng, float *h, float *part, const float *z,
-                                        const float *sc, const float *sh, const struct act *a)
+static void pass_gap(float *h, float *part, float *tl, bool bf, const void *z, const float *sc,
+                     const float *sh, const struct act *a)
 {
-    int64_t HW = a->H * a->W, B = a->B;
-    float *restrict acc = part + ng * B;
-    const float *restrict p = z + ng * HW * B, *restrict s = sc + ng % a->G * B,
-                          *restrict t = sh + ng % a->G * B;
-    for (int64_t b = 0; b < B; b++) acc[b] = 0;
-    for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-        for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * p[i * B + b] + t[b]);
-    }
-}
-
-static void pass_gap(float *h, float *part, const float *z, const float *sc, const float *sh,
-                     const struct act *a)
-{
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, HW = H * W;
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) pass_gap_plane(ng, h, part, z, sc, sh, a);
+    for (int64_t ng = 0; ng < NG; ng++) {
+        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        if (!bf) {
+            gap_plane(part + ng * B, (const float *)z + ng * HW * B, s, t, HW, B);
+            continue;
+        }
+        float *tz = my_tile(tl, a), *acc = tz + tile_len(a) - 2 * B;
+        memset(part + ng * B, 0, (size_t)B * sizeof *part);
+        for (int64_t h0 = 0; h0 < H; h0 += 2) {
+            int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            to_f32(tz, elt(z, (ng * H + h0) * W * B, true), rows * W * B);
+            gap_plane(acc, tz, s, t, rows * W, B);
+            add_to(part + ng * B, acc, B);
+        }
+    }
     for (int64_t n = 0; n < a->N; n++)
         for (int64_t ch = 0; ch < a->C; ch++)
             h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
@@ -469,17 +559,26 @@ TRUNK_INLINE float window_arg(float z0, float z1, float z2, float z3, float s, f
     return k;
 }
 
-/* Backward of a pooled stage, pass 1: part[ng] = sums of dr and of dr (z -
- * mu) over the plane; da: the pool output's gradient (pooled layout, f32).
- * Only each window's maximum has dr != 0 (if bn(z) > 0 there). */
-TRUNK_CLONES static void pass_pool_sums_plane(int64_t ng, float *part, const float *da,
-                                              const float *z, const float *sc, const float *sh,
-                                              const float *mu, const struct act *a)
+/* The per-channel coefficients of a backward pass, (G B) each. */
+struct bwd_coef {
+    const float *sc, *sh, *mu, *k, *c1, *c2;
+};
+
+/* f with every array advanced to channel group cg. */
+static struct bwd_coef coef_at(const struct bwd_coef *f, int64_t cg)
 {
-    int64_t HW = a->H * a->W, B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
-    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-    const float *zp = z + ng * HW * B, *g = da + ng * Ho * Wo * B;
-    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    return (struct bwd_coef){f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg, f->c1 + cg, f->c2 + cg};
+}
+
+/* Backward of a pooled stage, pass 1: s1, s2 (B) = sums of dr and of dr (z
+ * - mu) over the plane; g: the plane's pool output gradient (pooled layout,
+ * f32). Only each window's maximum has dr != 0 (if bn(z) > 0 there). */
+TRUNK_CLONES static void pool_sums_plane(float *restrict s1, const float *g, const float *zp,
+                                         const struct bwd_coef *f, const struct act *a)
+{
+    int64_t B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
+    float *restrict s2 = s1 + B;
+    const float *s = f->sc, *t = f->sh, *m = f->mu;
     for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
     for (int64_t i = 0; i < Ho; i++)
         for (int64_t j = 0; j < Wo; j++) {
@@ -497,20 +596,37 @@ TRUNK_CLONES static void pass_pool_sums_plane(int64_t ng, float *part, const flo
         }
 }
 
-static void pass_pool_sums(float *part, const float *da, const float *z, const float *sc,
-                           const float *sh, const float *mu, const struct act *a)
+static void pass_pool_sums(float *part, float *tl, const float *da, bool bf, const void *z,
+                           const struct bwd_coef *f, const struct act *a)
 {
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) pass_pool_sums_plane(ng, part, da, z, sc, sh, mu, a);
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        float *s1 = part + ng * 2 * B;
+        const float *g = da + ng * Ho * Wo * B;
+        if (!bf) {
+            pool_sums_plane(s1, g, (const float *)z + ng * H * W * B, &fg, a);
+            continue;
+        }
+        float *tz = my_tile(tl, a), *acc = tz + tile_len(a) - 2 * B;
+        struct act r = rows_of(a, 2);
+        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
+        for (int64_t i = 0; i < Ho; i++) { /* an odd last row has dr = 0 */
+            to_f32(tz, elt(z, (ng * H + 2 * i) * W * B, true), 2 * W * B);
+            pool_sums_plane(acc, g + i * Wo * B, tz, &fg, &r);
+            add_to(s1, acc, 2 * B);
+        }
+    }
 }
 
-/* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel (dz may be z). */
-TRUNK_INLINE void pool_dz_plane(void *dz, bool bf, const float *g, const float *zp, const float *s,
-                                const float *t, const float *m, const float *k, const float *c1,
-                                const float *c2, const struct act *a)
+/* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel, in place of z
+ * (each element is read before it is written). */
+TRUNK_CLONES static void pool_dz_plane(float *zp, const float *g, const struct bwd_coef *f,
+                                       const struct act *a)
 {
     int64_t H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    const float *s = f->sc, *t = f->sh, *m = f->mu, *k = f->k, *c1 = f->c1, *c2 = f->c2;
     for (int64_t i = 0; i < Ho; i++)
         for (int64_t j = 0; j < Wo; j++) {
             int64_t o0 = (2 * i * W + 2 * j) * B, o1 = o0 + B, o2 = o0 + W * B, o3 = o2 + B;
@@ -520,10 +636,10 @@ TRUNK_INLINE void pool_dz_plane(void *dz, bool bf, const float *g, const float *
                 float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], mx, zk;
                 float q = window_arg(z0, z1, z2, z3, s[b], t[b], &zk, &mx);
                 float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
-                put(dz, o0 + b, k[b] * ((q == 0.0f ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]), bf);
-                put(dz, o1 + b, k[b] * ((q == 1.0f ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]), bf);
-                put(dz, o2 + b, k[b] * ((q == 2.0f ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]), bf);
-                put(dz, o3 + b, k[b] * ((q == 3.0f ? dr : 0.0f) - c1[b] - (z3 - m[b]) * c2[b]), bf);
+                zp[o0 + b] = k[b] * ((q == 0.0f ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]);
+                zp[o1 + b] = k[b] * ((q == 1.0f ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]);
+                zp[o2 + b] = k[b] * ((q == 2.0f ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]);
+                zp[o3 + b] = k[b] * ((q == 3.0f ? dr : 0.0f) - c1[b] - (z3 - m[b]) * c2[b]);
             }
         }
     /* The last row and column when H or W is odd: outside every window. */
@@ -532,118 +648,110 @@ TRUNK_INLINE void pool_dz_plane(void *dz, bool bf, const float *g, const float *
             int64_t o = (h * W + w) * B;
 #pragma omp simd
             for (int64_t b = 0; b < B; b++)
-                put(dz, o + b, -k[b] * (c1[b] + (zp[o + b] - m[b]) * c2[b]), bf);
+                zp[o + b] = -k[b] * (c1[b] + (zp[o + b] - m[b]) * c2[b]);
         }
 }
 
-/* The per-channel coefficients of a backward pass, (G B) each. */
-struct bwd_coef {
-    const float *sc, *sh, *mu, *k, *c1, *c2;
-};
-
-#define DZ_ARGS                                                                                    \
-    void *dz, const float *g, const float *zp, const float *s, const float *t, const float *m,     \
-        const float *k, const float *c1, const float *c2, const struct act *a
-TRUNK_CLONES static void pool_dz_f32(DZ_ARGS)
+/* z = dz in place. */
+static void pass_pool_dz(void *z, float *tl, bool bf, const float *da, const struct bwd_coef *f,
+                         const struct act *a)
 {
-    pool_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a);
-}
-
-/* bf16 output: dz in f32 in place of the plane of z (still in cache), then
- * converted (the compiler does not vectorise the kernel with 2-byte stores
- * mixed in). */
-TRUNK_CLONES static void plane_to_bf16(uint16_t *out, const float *in, int64_t n)
-{
-#pragma omp simd
-    for (int64_t i = 0; i < n; i++) out[i] = to_bf16(in[i]);
-}
-
-static void pool_dz_bf16(DZ_ARGS)
-{
-    pool_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
-    plane_to_bf16(dz, zp, a->H * a->W * a->B);
-}
-
-static void pass_pool_dz(void *dz, bool bf, const float *da, const float *z,
-                         const struct bwd_coef *f, const struct act *a)
-{
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B, HWo = (a->H / 2) * (a->W / 2);
-    size_t es = bf ? 2 : 4;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
-        int64_t cg = ng % a->G * B;
-        char *o = (char *)dz + (size_t)(ng * HW * B) * es;
-        const float *g = da + ng * HWo * B, *zp = z + ng * HW * B;
-        (bf ? pool_dz_bf16 : pool_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
-                                          f->c1 + cg, f->c2 + cg, a);
+        struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        const float *g = da + ng * Ho * Wo * B;
+        if (!bf) {
+            pool_dz_plane((float *)z + ng * H * W * B, g, &fg, a);
+            continue;
+        }
+        float *tz = my_tile(tl, a);
+        for (int64_t h0 = 0; h0 < H; h0 += 2) {
+            int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            struct act r = rows_of(a, rows);
+            uint16_t *zp = elt(z, (ng * H + h0) * W * B, true);
+            to_f32(tz, zp, rows * W * B);
+            pool_dz_plane(tz, g + h0 / 2 * Wo * B, &fg, &r);
+            to_bf16_n(zp, tz, rows * W * B);
+        }
     }
 }
 
-/* The last stage, pass 1: dr = dh[n,c] / (H W) where bn(z) > 0. gs: (N, G
- * B) dh / (H W) in the layout's channel order (zeros in padding). */
-TRUNK_CLONES static void pass_gap_sums_plane(int64_t ng, float *part, const float *gs,
-                                             const float *z, const float *sc, const float *sh,
-                                             const float *mu, const struct act *a)
+/* The last stage, pass 1: dr = dh[n,c] / (H W) where bn(z) > 0. g: the
+ * plane's (B) dh / (H W) in the layout's channel order (zeros in padding). */
+TRUNK_CLONES static void gap_sums_plane(float *restrict s1, const float *restrict g,
+                                        const float *restrict zp, const struct bwd_coef *f,
+                                        int64_t HW, int64_t B)
 {
-    int64_t HW = a->H * a->W, B = a->B;
-    float *restrict s1 = part + ng * 2 * B, *restrict s2 = s1 + B;
-    const float *restrict p = z + ng * HW * B, *restrict g = gs + ng * B;
-    const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B, *m = mu + ng % a->G * B;
+    float *restrict s2 = s1 + B;
+    const float *s = f->sc, *t = f->sh, *m = f->mu;
     for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
     for (int64_t i = 0; i < HW; i++) {
 #pragma omp simd
         for (int64_t b = 0; b < B; b++) {
-            float v = p[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
+            float v = zp[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
             s1[b] += dr;
             s2[b] += dr * (v - m[b]);
         }
     }
 }
 
-static void pass_gap_sums(float *part, const float *gs, const float *z, const float *sc,
-                          const float *sh, const float *mu, const struct act *a)
+static void pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const void *z,
+                          const struct bwd_coef *f, const struct act *a)
 {
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) pass_gap_sums_plane(ng, part, gs, z, sc, sh, mu, a);
-}
-
-TRUNK_INLINE void gap_dz_plane(void *dz, bool bf, const float *g, const float *zp, const float *s,
-                               const float *t, const float *m, const float *k, const float *c1,
-                               const float *c2, int64_t HW, int64_t B)
-{
-    for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-        for (int64_t b = 0; b < B; b++) {
-            float v = zp[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
-            put(dz, i * B + b, k[b] * (dr - c1[b] - (v - m[b]) * c2[b]), bf);
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        float *s1 = part + ng * 2 * B;
+        if (!bf) {
+            gap_sums_plane(s1, gs + ng * B, (const float *)z + ng * H * W * B, &fg, H * W, B);
+            continue;
+        }
+        float *tz = my_tile(tl, a), *acc = tz + tile_len(a) - 2 * B;
+        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
+        for (int64_t h0 = 0; h0 < H; h0 += 2) {
+            int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            to_f32(tz, elt(z, (ng * H + h0) * W * B, true), rows * W * B);
+            gap_sums_plane(acc, gs + ng * B, tz, &fg, rows * W, B);
+            add_to(s1, acc, 2 * B);
         }
     }
 }
 
-TRUNK_CLONES static void gap_dz_f32(DZ_ARGS)
+/* Pass 2: dz in place of z. */
+TRUNK_CLONES static void gap_dz_plane(float *zp, const float *g, const struct bwd_coef *f,
+                                      int64_t HW, int64_t B)
 {
-    gap_dz_plane(dz, false, g, zp, s, t, m, k, c1, c2, a->H * a->W, a->B);
+    const float *s = f->sc, *t = f->sh, *m = f->mu, *k = f->k, *c1 = f->c1, *c2 = f->c2;
+    for (int64_t i = 0; i < HW; i++) {
+#pragma omp simd
+        for (int64_t b = 0; b < B; b++) {
+            float v = zp[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
+            zp[i * B + b] = k[b] * (dr - c1[b] - (v - m[b]) * c2[b]);
+        }
+    }
 }
 
-static void gap_dz_bf16(DZ_ARGS)
+static void pass_gap_dz(void *z, float *tl, bool bf, const float *gs, const struct bwd_coef *f,
+                        const struct act *a)
 {
-    gap_dz_f32((void *)zp, g, zp, s, t, m, k, c1, c2, a);
-    plane_to_bf16(dz, zp, a->H * a->W * a->B);
-}
-
-static void pass_gap_dz(void *dz, bool bf, const float *gs, const float *z,
-                        const struct bwd_coef *f, const struct act *a)
-{
-    int64_t NG = a->N * a->G, HW = a->H * a->W, B = a->B;
-    size_t es = bf ? 2 : 4;
-#pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
-        int64_t cg = ng % a->G * B;
-        char *o = (char *)dz + (size_t)(ng * HW * B) * es;
-        const float *g = gs + ng * B, *zp = z + ng * HW * B;
-        (bf ? gap_dz_bf16 : gap_dz_f32)(o, g, zp, f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
-                                        f->c1 + cg, f->c2 + cg, a);
+        struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        if (!bf) {
+            gap_dz_plane((float *)z + ng * H * W * B, gs + ng * B, &fg, H * W, B);
+            continue;
+        }
+        float *tz = my_tile(tl, a);
+        for (int64_t h0 = 0; h0 < H; h0 += 2) {
+            int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            uint16_t *zp = elt(z, (ng * H + h0) * W * B, true);
+            to_f32(tz, zp, rows * W * B);
+            gap_dz_plane(tz, gs + ng * B, &fg, rows * W, B);
+            to_bf16_n(zp, tz, rows * W * B);
+        }
     }
 }
 
@@ -1018,7 +1126,7 @@ struct trunk_saved {
     struct loom_tensor *x, *h;
     struct loom_cnn_stage st[MAXS];
     struct trunk_shape s;
-    float *z[MAXS];                /* each stage's convolution output */
+    void *z[MAXS];                 /* each stage's convolution output (bf16 or f32) */
     const void *src[MAXS];         /* each stage's input, as its convolution read it */
     float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
     /* The first stage's z is not kept when the trunk has more stages (the
@@ -1045,15 +1153,18 @@ static float *per_channel(struct loom_ctx *c, const struct act *a)
 
 /* Stage i's batch statistics of z into mean, var (C), and the running ones
  * updated as batch_norm.c does. */
-static bool stage_stats(struct loom_ctx *c, const struct trunk_saved *sv, int i, const float *z,
+static bool stage_stats(struct loom_ctx *c, const struct trunk_saved *sv, int i, const void *z,
                         const struct act *a, float *mean, float *var)
 {
     float *k = per_channel(c, a), *part = arena(c, (size_t)(a->N * a->G * 2 * a->B) * 4);
     double *s1 = arena(c, (size_t)a->C * 2 * sizeof *s1);
-    if (!k || !part || !s1) return false;
+    float *tl = tiles(c, sv->s.bf16, a);
+    if (!k || !part || !s1 || !tl) return false;
     double *s2 = s1 + a->C, M = (double)(a->N * a->H * a->W);
-    for (int64_t ch = 0; ch < a->C; ch++) k[ch] = z[ch / a->B * a->H * a->W * a->B + ch % a->B];
-    pass_stats(part, z, k, a);
+    bool bf = sv->s.bf16;
+    for (int64_t ch = 0; ch < a->C; ch++)
+        k[ch] = ld(z, ch / a->B * a->H * a->W * a->B + ch % a->B, bf);
+    pass_stats(part, tl, bf, z, k, a);
     reduce_part(s1, s2, part, a);
     const struct loom_cnn_stage *g = &sv->st[i];
     float unbias = (float)M / (float)(M - 1), mom = sv->s.momentum;
@@ -1106,17 +1217,18 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         /* what outlives z when it is dropped comes first */
         float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
         void *out = last ? NULL : arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
-        size_t zbytes = loom_align_up((size_t)act_len(&a) * sizeof(float), LOOM_ALIGN);
-        float *z = arena(c, zbytes);
+        size_t zbytes = loom_align_up((size_t)act_len(&a) * (bf ? 2 : 4), LOOM_ALIGN);
+        void *z = arena(c, zbytes);
         /* the arena's position just before z (the last allocation, in the
          * current chunk, possibly new) */
         struct loom_arena_mark at = loom_arena_mark(&c->arena);
         at.off -= zbytes, at.used_total -= zbytes;
-        float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
-        if (!wi || !z || !stats || (!last && !out) || !sc || !sh ||
+        float *sc = per_channel(c, &a), *sh = per_channel(c, &a), *tl = tiles(c, bf, &a);
+        if (!wi || !z || !stats || (!last && !out) || !sc || !sh || !tl ||
             !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)src, wi, bias, z},
                                "cnn_trunk forward"))
             return false;
+        round_in_place(s, z, act_len(&a));
         float *mean = stats, *var = stats + a.C;
         if (s->mode == TRUNK_TRAIN) {
             if (!stage_stats(c, sv, i, z, &a, mean, var)) return false;
@@ -1133,9 +1245,9 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         if (last) {
             float *part = arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
             if (!part) return false;
-            pass_gap(h, part, z, sc, sh, &a);
+            pass_gap(h, part, tl, bf, z, sc, sh, &a);
         } else {
-            pass_pool(out, bf, z, sc, sh, &a);
+            pass_pool(out, tl, bf, z, sc, sh, &a);
             round_in_place(s, out, act_len(&p));
             src = out;
         }
@@ -1172,7 +1284,8 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
     float *k = per_channel(c, &a), *c1 = per_channel(c, &a), *c2 = per_channel(c, &a);
     float *part = arena(c, (size_t)(2 * NGB) * sizeof *part), *gs = NULL;
     double *s1 = arena(c, (size_t)(2 * C) * sizeof *s1);
-    if (!sc || !sh || !mu || !k || !c1 || !c2 || !part || !s1) return NULL;
+    float *tl = tiles(c, bf, &a);
+    if (!sc || !sh || !mu || !k || !c1 || !c2 || !part || !s1 || !tl) return NULL;
     double *s2 = s1 + C;
     for (int64_t ch = 0; ch < C; ch++) {
         k[ch] = g->gamma->data[ch] * (1.0f / sqrtf(sv->var[i][ch] + s->eps));
@@ -1180,20 +1293,23 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
         sh[ch] = g->beta->data[ch] - sc[ch] * sv->mean[i][ch];
         mu[ch] = sv->mean[i][ch];
     }
-    float *z = sv->z[i];
-    if (i == 0 && sv->recompute &&
-        !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)sv->src[0], (void *)sv->w0, NULL, z},
-                           "cnn_trunk forward (recomputed)"))
-        return NULL;
+    void *z = sv->z[i];
+    if (i == 0 && sv->recompute) {
+        if (!loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)sv->src[0], (void *)sv->w0, NULL, z},
+                               "cnn_trunk forward (recomputed)"))
+            return NULL;
+        round_in_place(s, z, act_len(&a));
+    }
+    struct bwd_coef f = {sc, sh, mu, k, c1, c2};
     if (last) { /* dh / (H W) per (n, channel of the layout) */
         if (!(gs = arena(c, (size_t)NGB * sizeof *gs))) return NULL;
         memset(gs, 0, (size_t)NGB * sizeof *gs);
         for (int64_t n = 0; n < a.N; n++)
             for (int64_t ch = 0; ch < C; ch++)
                 gs[(n * a.G + ch / a.B) * a.B + ch % a.B] = dnext[n * C + ch] / (float)HW;
-        pass_gap_sums(part, gs, z, sc, sh, mu, &a);
+        pass_gap_sums(part, tl, gs, bf, z, &f, &a);
     } else {
-        pass_pool_sums(part, dnext, z, sc, sh, mu, &a);
+        pass_pool_sums(part, tl, dnext, bf, z, &f, &a);
     }
     reduce_part(s1, s2, part, &a);
     for (int64_t ch = 0; ch < C; ch++) {
@@ -1205,15 +1321,13 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
         c2[ch] = train ? (float)(sgx / M) * inv : 0.0f;
     }
     if (!data && !dw) return NULL;
-    /* fp32: dz in place of z (each element read before it is written) */
-    void *dz = bf ? arena(c, (size_t)act_len(&a) * 2) : z;
-    if (!dz) return NULL;
-    struct bwd_coef f = {sc, sh, mu, k, c1, c2};
+    /* dz in place of z, in z's type */
+    void *dz = z;
     if (last)
-        pass_gap_dz(dz, bf, gs, z, &f, &a);
+        pass_gap_dz(dz, tl, bf, gs, &f, &a);
     else
-        pass_pool_dz(dz, bf, dnext, z, &f, &a);
-    round_in_place(s, (float *)dz, act_len(&a));
+        pass_pool_dz(dz, tl, bf, dnext, &f, &a);
+    round_in_place(s, dz, act_len(&a));
     if (dw) {
         float *gw = loom_grad(c, g->w);
         void *o = arena(c, e->dw.bytes);
