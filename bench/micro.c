@@ -7,7 +7,8 @@
  * shapes of the reference model (../shared/bench/ref_model.py). Medians of
  * repeats (5 for the trunk).
  *
- *   build/bench/loom-micro [--threads N] [--reps R] [--trunk]   (--trunk: only the trunk)
+ *   build/bench/loom-micro [--threads N] [--reps R] [--trunk [chain|fp32|bf16]]
+ *   (--trunk: only the trunk, all three or the one named)
  *   build/bench/loom-micro --limits [--images P] [--json OUT] [--threads N] [--reps R]
  *
  * --limits measures the machine's limits for bench/market_ref instead:
@@ -161,7 +162,7 @@ static struct loom_tensor *build_trunk(struct loom_ctx *c, struct loom_rng *r, c
 
 /* The trunk of the reference model: 256 photos (a batch of 64 rows with 4
  * each on average). */
-static void bench_trunk(void)
+static void bench_trunk(int only)
 {
     int d[8] = {256, 64, 3, 32, 64, 128, 0};
     double flop = 0;
@@ -169,6 +170,7 @@ static void bench_trunk(void)
         flop += 3.0 * 2.0 * d[0] * S * S * d[3 + i] * in * 9;
     static const char *const names[] = {"chain of ops", "cnn_trunk fp32", "cnn_trunk bf16"};
     for (int v = 0; v < 3; v++) {
+        if (only >= 0 && v != only) continue;
         if (v == 2 && !loom_dnnl_bf16()) {
             printf("trunk %-38s (no AVX512-BF16/AMX on this CPU)\n", names[v]);
             continue;
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 {
     int threads = 2, reps = 20, images = 256;
     bool lim = false, trunk_only = false;
+    int variant = -1;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -423,11 +426,17 @@ int main(int argc, char **argv)
             json = argv[++i];
         else if (!strcmp(argv[i], "--limits"))
             lim = true;
-        else if (!strcmp(argv[i], "--trunk"))
+        else if (!strcmp(argv[i], "--trunk")) {
             trunk_only = true;
-        else {
+            static const char *const v[] = {"chain", "fp32", "bf16"};
+            for (int k = 0; k < 3 && i + 1 < argc; k++)
+                if (!strcmp(argv[i + 1], v[k])) {
+                    variant = k, i++;
+                    break;
+                }
+        } else {
             fprintf(stderr,
-                    "usage: %s [--threads N] [--reps R] [--trunk]\n"
+                    "usage: %s [--threads N] [--reps R] [--trunk [chain|fp32|bf16]]\n"
                     "       %s --limits [--images P] [--json OUT] [--threads N] [--reps R]\n",
                     argv[0], argv[0]);
             return 2;
@@ -441,7 +450,7 @@ int main(int argc, char **argv)
            loom_threads_blas_config());
     printf("%-44s %10s %10s %12s %8s\n", "fwd+bwd", "ms", "GFLOP/s", "sgemm GF/s", "ratio");
     if (trunk_only) {
-        bench_trunk();
+        bench_trunk(variant);
         return 0;
     }
 
@@ -472,7 +481,7 @@ int main(int argc, char **argv)
         printf("%-44s %10.3f %10.1f %12.1f %8.2f\n", name, t * 1e3, flop / t * 1e-9,
                flop / ts * 1e-9, ts / t);
     }
-    bench_trunk();
+    bench_trunk(-1);
     static const int lstm[4] = {64, 48, 64, 128};
     double t = time_graph(build_lstm, lstm, reps);
     printf("BiLSTM N=%d T=%d I=%d H=%d: %.3f ms per batch, %.1f us per sequence (fwd+bwd)\n",
