@@ -129,9 +129,10 @@ struct trunk_shape {
     int n;
     int64_t N, C[MAXS + 1], H[MAXS], W[MAXS];
     enum trunk_mode mode;
-    bool bf16;  /* convolution inputs in bf16 */
-    bool nhwc;  /* the layout: nhwc (always with bf16), else nChw16c */
-    bool round; /* checks only: f32, rounded to bf16 where the bf16 path converts */
+    bool bf16;     /* convolution inputs in bf16 */
+    bool nhwc;     /* the layout: nhwc (always with bf16), else nChw16c */
+    bool round;    /* checks only: f32, rounded to bf16 where the bf16 path converts */
+    int64_t chunk; /* checks only: photos per chunk of the first stage (0: CHUNK_L2's) */
     float momentum, eps;
 };
 
@@ -1140,6 +1141,7 @@ struct trunk_saved {
     const void *w0;
     struct loom_arena_mark zmark;
     size_t zbytes;
+    int64_t nc; /* photos per chunk of the first stage (0: whole; see below) */
 };
 
 /* A per-channel array of the layout (G B: channel c at c, zeros in the
@@ -1151,20 +1153,23 @@ static float *per_channel(struct loom_ctx *c, const struct act *a)
     return v;
 }
 
-/* Stage i's batch statistics of z into mean, var (C), and the running ones
- * updated as batch_norm.c does. */
-static bool stage_stats(struct loom_ctx *c, const struct trunk_saved *sv, int i, const void *z,
-                        const struct act *a, float *mean, float *var)
+/* k (per channel) = the first photo's first pixel of z: the shift of the
+ * statistics' sums. */
+static void stats_shift(float *k, const void *z, bool bf, const struct act *a)
 {
-    float *k = per_channel(c, a), *part = arena(c, (size_t)(a->N * a->G * 2 * a->B) * 4);
-    double *s1 = arena(c, (size_t)a->C * 2 * sizeof *s1);
-    float *tl = tiles(c, sv->s.bf16, a);
-    if (!k || !part || !s1 || !tl) return false;
-    double *s2 = s1 + a->C, M = (double)(a->N * a->H * a->W);
-    bool bf = sv->s.bf16;
     for (int64_t ch = 0; ch < a->C; ch++)
         k[ch] = ld(z, ch / a->B * a->H * a->W * a->B + ch % a->B, bf);
-    pass_stats(part, tl, bf, z, k, a);
+}
+
+/* Stage i's batch statistics into mean, var (C) from part (pass_stats' sums
+ * of every plane with shift k), and the running ones updated as
+ * batch_norm.c does. */
+static bool stats_finish(struct loom_ctx *c, const struct trunk_saved *sv, int i, const float *part,
+                         const float *k, const struct act *a, float *mean, float *var)
+{
+    double *s1 = arena(c, (size_t)a->C * 2 * sizeof *s1);
+    if (!s1) return false;
+    double *s2 = s1 + a->C, M = (double)(a->N * a->H * a->W);
     reduce_part(s1, s2, part, a);
     const struct loom_cnn_stage *g = &sv->st[i];
     float unbias = (float)M / (float)(M - 1), mom = sv->s.momentum;
@@ -1195,16 +1200,214 @@ static bool stage_fold(struct loom_ctx *c, const struct loom_cnn_stage *g,
     return true;
 }
 
+/* The map of batch norm, bn(z) = sc z + sh, from the statistics used
+ * (evaluation with folded weights: the identity, the convolution has it). */
+static void bn_map(const struct loom_cnn_stage *g, const struct trunk_shape *s, const float *mean,
+                   const float *var, float *sc, float *sh)
+{
+    bool fold = s->mode == TRUNK_FOLD;
+    for (int64_t ch = 0; ch < g->gamma->size; ch++) {
+        float k = g->gamma->data[ch] / sqrtf(var[ch] + s->eps);
+        sc[ch] = fold ? 1.0f : k;
+        sh[ch] = fold ? 0.0f : g->beta->data[ch] - k * mean[ch];
+    }
+}
+
+/* ---- the first stage in chunks ----
+ * The first stage's z is the largest array of the step (32 channels at full
+ * size: 63 MB in bf16 for the reference's 242 photos) and the cheapest to
+ * compute (3 input channels). Instead of being written to memory whole and
+ * read back by each of four passes (statistics and pool; backward: sums,
+ * then dz and the backward weights), the stage runs in chunks of photos
+ * whose z fits the cores' L2 (CHUNK_L2 a thread), each pass recomputing its
+ * chunk's convolution: four forward convolutions of the first stage instead
+ * of two, and z never leaves the caches. In training (and with gradients)
+ * with more than one stage, when x needs no gradient (its backward data
+ * would need z whole). */
+#define CHUNK_L2 ((int64_t)1 << 20)
+
+/* Photos per chunk of the first stage, or 0: the stage runs whole. */
+static int64_t chunk_photos(const struct loom_ctx *c, const struct trunk_saved *sv)
+{
+    const struct trunk_shape *s = &sv->s;
+    if (s->n < 2 || s->mode == TRUNK_FOLD || loom_needs_grad(c, sv->x)) return 0;
+    struct act a = act_make(1, s->C[1], s->H[0], s->W[0], s->nhwc);
+    int64_t nc =
+        s->chunk ? s->chunk : omp_get_max_threads() * CHUNK_L2 / (act_len(&a) * (s->bf16 ? 2 : 4));
+    nc = nc < 1 ? 1 : nc;
+    return nc < s->N ? nc : 0;
+}
+
+/* The chunk shapes (q[0]: nc photos, q[1]: the last chunk's, N = 0 when
+ * every chunk is full), their first-stage primitives and the weights as
+ * each reads them; x: the first stage's input as its convolution reads it
+ * (whole), x1 the bytes of one photo of it; z: a chunk's z. */
+struct chunks {
+    int64_t N, nc;
+    struct trunk_shape q[2];
+    struct stage_prims *e[2];
+    void *w[2];
+    const char *x;
+    size_t x1;
+    void *z;
+    float *tl;
+};
+
+/* Chunk shapes and primitives (with the backward weights ones when bwd), a
+ * chunk's z and the tiles (arena). */
+static bool chunks_init(struct loom_ctx *c, const struct trunk_saved *sv, bool bwd,
+                        struct chunks *k)
+{
+    const struct trunk_shape *s = &sv->s;
+    *k = (struct chunks){.N = s->N, .nc = sv->nc, .q = {*s, *s}};
+    k->q[0].N = k->nc, k->q[1].N = s->N % k->nc;
+    const float *w = round_copy(c, s, sv->st[0].w->data, sv->st[0].w->size);
+    for (int v = 0; v < 2 && w; v++) {
+        if (!k->q[v].N) continue;
+        if (!(k->e[v] = stage_get(c, &k->q[v], 0)) ||
+            (bwd && !stage_bwd_init(c, k->e[v], &k->q[v], 0, false)) ||
+            !(k->w[v] = reorder_in(c, &k->e[v]->w_fwd, w)))
+            return false;
+    }
+    struct act a = act_make(k->nc, s->C[1], s->H[0], s->W[0], s->nhwc);
+    k->x1 = (size_t)(s->C[0] * s->H[0] * s->W[0]) * (s->bf16 ? 2 : 4);
+    k->x = sv->src[0];
+    k->z = arena(c, (size_t)act_len(&a) * (s->bf16 ? 2 : 4));
+    k->tl = tiles(c, s->bf16, &a);
+    return w && k->z && k->tl;
+}
+
+/* x as the first convolution reads it, whole: x (rounded in checks) or its
+ * reorder, chunk by chunk (arena). */
+static const void *chunks_x(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k)
+{
+    const struct trunk_shape *s = &sv->s;
+    const float *x = round_copy(c, s, sv->x->data, sv->x->size);
+    if (!x || !k->e[0]->x_in.prim) return x;
+    char *xs = arena(c, (size_t)s->N * k->x1);
+    int64_t xn = s->C[0] * s->H[0] * s->W[0];
+    for (int64_t n0 = 0; xs && n0 < s->N; n0 += k->nc) {
+        int v = s->N - n0 < k->nc;
+        if (!loom_cnn_reorder_run(c, &k->e[v]->x_in, x + n0 * xn, xs + (size_t)n0 * k->x1))
+            return NULL;
+    }
+    return xs;
+}
+
+/* The chunk at photo n0: its shape (index into q) after running its
+ * convolution into k->z; -1 on failure. *a: the chunk's z as an act. */
+static int chunk_conv(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
+                      int64_t n0, struct act *a)
+{
+    const struct trunk_shape *s = &sv->s;
+    int v = k->N - n0 < k->nc;
+    *a = act_make(k->q[v].N, s->C[1], s->H[0], s->W[0], s->nhwc);
+    void *src = (void *)(k->x + (size_t)n0 * k->x1);
+    if (!loom_cnn_prim_run(c, &k->e[v]->fwd, (void *[]){src, k->w[v], NULL, k->z},
+                           "cnn_trunk forward (first stage, a chunk)"))
+        return -1;
+    round_in_place(s, k->z, act_len(a));
+    return v;
+}
+
+/* The first stage's forward in chunks: the statistics (training) into mean,
+ * var, then out = its pooled output; sc, sh as trunk_forward's. */
+static bool chunks_forward(struct loom_ctx *c, struct trunk_saved *sv, void *out, float *mean,
+                           float *var, float *sc, float *sh)
+{
+    const struct trunk_shape *s = &sv->s;
+    const struct loom_cnn_stage *g = &sv->st[0];
+    struct chunks k;
+    struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
+    if (!chunks_init(c, sv, false, &k) || !(k.x = sv->src[0] = chunks_x(c, sv, &k))) return false;
+    bool bf = s->bf16;
+    if (s->mode == TRUNK_TRAIN) {
+        float *sk = per_channel(c, &a), *part = arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
+        if (!sk || !part) return false;
+        for (int64_t n0 = 0; n0 < s->N; n0 += k.nc) {
+            if (chunk_conv(c, sv, &k, n0, &q) < 0) return false;
+            if (n0 == 0) stats_shift(sk, k.z, bf, &q);
+            pass_stats(part + n0 * a.G * 2 * a.B, k.tl, bf, k.z, sk, &q);
+        }
+        if (!stats_finish(c, sv, 0, part, sk, &a, mean, var)) return false;
+    }
+    bn_map(g, s, mean, var, sc, sh);
+    int64_t po = a.G * (s->H[1]) * (s->W[1]) * a.B; /* a photo's pooled output */
+    for (int64_t n0 = 0; n0 < s->N; n0 += k.nc) {
+        if (chunk_conv(c, sv, &k, n0, &q) < 0) return false;
+        pass_pool(elt(out, n0 * po, bf), k.tl, bf, k.z, sc, sh, &q);
+    }
+    round_in_place(s, out, s->N * po);
+    return true;
+}
+
+/* The first stage's backward in chunks, pass 1: part = the sums of each
+ * plane (pass_pool_sums); da: the gradient of the pooled output. */
+static bool chunks_sums(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
+                        const float *da, float *part, const struct bwd_coef *f)
+{
+    const struct trunk_shape *s = &sv->s;
+    struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
+    int64_t po = a.G * s->H[1] * s->W[1] * a.B; /* a photo's pooled output */
+    for (int64_t n0 = 0; n0 < s->N; n0 += k->nc) {
+        if (chunk_conv(c, sv, k, n0, &q) < 0) return false;
+        pass_pool_sums(part + n0 * a.G * 2 * a.B, k->tl, da + n0 * po, s->bf16, k->z, f, &q);
+    }
+    return true;
+}
+
+/* Pass 2: each chunk's dz, and its backward weights added into gw. */
+static bool chunks_dz(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
+                      const float *da, const struct bwd_coef *f, float *gw)
+{
+    const struct trunk_shape *s = &sv->s;
+    struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
+    int64_t po = a.G * s->H[1] * s->W[1] * a.B;
+    for (int64_t n0 = 0; n0 < s->N; n0 += k->nc) {
+        int v = chunk_conv(c, sv, k, n0, &q);
+        if (v < 0) return false;
+        pass_pool_dz(k->z, k->tl, s->bf16, da + n0 * po, f, &q);
+        round_in_place(s, k->z, act_len(&q));
+        struct stage_prims *e = k->e[v];
+        void *o = arena(c, e->dw.bytes), *src = (void *)(k->x + (size_t)n0 * k->x1);
+        if (!o ||
+            !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){src, k->z, o},
+                               "cnn_trunk backward weights (first stage, a chunk)") ||
+            !loom_cnn_reorder_run(c, &e->dw, o, gw))
+            return false;
+    }
+    return true;
+}
+
 /* The forward of every stage into h (N, C_last); fills sv's saved state. */
 static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
 {
     const struct trunk_shape *s = &sv->s;
     bool bf = s->bf16, fold = s->mode == TRUNK_FOLD;
     const void *src = sv->x->data;
+    sv->nc = chunk_photos(c, sv);
     for (int i = 0; i < s->n; i++) {
         const struct loom_cnn_stage *g = &sv->st[i];
-        struct stage_prims *e = stage_get(c, s, i);
         struct act a = act_make(s->N, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
+        struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
+        bool last = i + 1 == s->n, drop = i == 0 && !last && s->mode != TRUNK_FOLD;
+        /* what outlives z when it is dropped comes first */
+        float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
+        void *out = last ? NULL : arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
+        float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
+        if (!stats || (!last && !out) || !sc || !sh) return false;
+        float *mean = stats, *var = stats + a.C;
+        sv->mean[i] = mean, sv->var[i] = var;
+        if (s->mode != TRUNK_TRAIN) {
+            memcpy(mean, g->mean->data, (size_t)a.C * sizeof *mean);
+            memcpy(var, g->var->data, (size_t)a.C * sizeof *var);
+        }
+        if (i == 0 && sv->nc) { /* chunk_photos: not the last stage */
+            if (!chunks_forward(c, sv, out, mean, var, sc, sh)) return false;
+            src = out;
+            continue;
+        }
+        struct stage_prims *e = stage_get(c, s, i);
         if (i == 0) src = round_copy(c, s, src, sv->x->size);
         if (!e || !src || (i == 0 && !(src = reorder_in(c, &e->x_in, src)))) return false;
         const float *w = round_copy(c, s, g->w->data, g->w->size);
@@ -1212,36 +1415,27 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         if (!w || (fold && !stage_fold(c, g, s, i, &wf, &bias))) return false;
         if (fold) w = wf;
         void *wi = reorder_in(c, &e->w_fwd, w);
-        struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
-        bool last = i + 1 == s->n, drop = i == 0 && !last && s->mode != TRUNK_FOLD;
-        /* what outlives z when it is dropped comes first */
-        float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
-        void *out = last ? NULL : arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
         size_t zbytes = loom_align_up((size_t)act_len(&a) * (bf ? 2 : 4), LOOM_ALIGN);
         void *z = arena(c, zbytes);
         /* the arena's position just before z (the last allocation, in the
          * current chunk, possibly new) */
         struct loom_arena_mark at = loom_arena_mark(&c->arena);
         at.off -= zbytes, at.used_total -= zbytes;
-        float *sc = per_channel(c, &a), *sh = per_channel(c, &a), *tl = tiles(c, bf, &a);
-        if (!wi || !z || !stats || (!last && !out) || !sc || !sh || !tl ||
+        float *tl = tiles(c, bf, &a);
+        if (!wi || !z || !tl ||
             !loom_cnn_prim_run(c, &e->fwd, (void *[]){(void *)src, wi, bias, z},
                                "cnn_trunk forward"))
             return false;
         round_in_place(s, z, act_len(&a));
-        float *mean = stats, *var = stats + a.C;
         if (s->mode == TRUNK_TRAIN) {
-            if (!stage_stats(c, sv, i, z, &a, mean, var)) return false;
-        } else {
-            memcpy(mean, g->mean->data, (size_t)a.C * sizeof *mean);
-            memcpy(var, g->var->data, (size_t)a.C * sizeof *var);
+            float *sk = per_channel(c, &a), *part = arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
+            if (!sk || !part) return false;
+            stats_shift(sk, z, bf, &a);
+            pass_stats(part, tl, bf, z, sk, &a);
+            if (!stats_finish(c, sv, i, part, sk, &a, mean, var)) return false;
         }
-        for (int64_t ch = 0; ch < a.C; ch++) {
-            float k = g->gamma->data[ch] / sqrtf(var[ch] + s->eps);
-            sc[ch] = fold ? 1.0f : k;
-            sh[ch] = fold ? 0.0f : g->beta->data[ch] - k * mean[ch];
-        }
-        sv->z[i] = z, sv->src[i] = src, sv->mean[i] = mean, sv->var[i] = var;
+        bn_map(g, s, mean, var, sc, sh);
+        sv->z[i] = z, sv->src[i] = src;
         if (last) {
             float *part = arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
             if (!part) return false;
@@ -1275,8 +1469,12 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
     bool data = i > 0 || loom_needs_grad(c, sv->x), dw = loom_needs_grad(c, g->w);
     float *dgamma = loom_needs_grad(c, g->gamma) ? loom_grad(c, g->gamma) : NULL;
     float *dbeta = loom_needs_grad(c, g->beta) ? loom_grad(c, g->beta) : NULL;
-    struct stage_prims *e = stage_get(c, s, i);
-    if (c->status || !e || !stage_bwd_init(c, e, s, i, data)) return NULL;
+    bool chunked = i == 0 && sv->nc; /* then x needs no gradient: !data */
+    struct chunks ck;
+    struct stage_prims *e = chunked ? NULL : stage_get(c, s, i);
+    if (c->status ||
+        (chunked ? !chunks_init(c, sv, dw, &ck) : !e || !stage_bwd_init(c, e, s, i, data)))
+        return NULL;
     struct act a = act_make(s->N, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
     int64_t C = a.C, HW = a.H * a.W, NGB = a.N * a.G * a.B;
     double M = (double)(a.N * HW);
@@ -1308,6 +1506,8 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
             for (int64_t ch = 0; ch < C; ch++)
                 gs[(n * a.G + ch / a.B) * a.B + ch % a.B] = dnext[n * C + ch] / (float)HW;
         pass_gap_sums(part, tl, gs, bf, z, &f, &a);
+    } else if (chunked) {
+        if (!chunks_sums(c, sv, &ck, dnext, part, &f)) return NULL;
     } else {
         pass_pool_sums(part, tl, dnext, bf, z, &f, &a);
     }
@@ -1321,6 +1521,11 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
         c2[ch] = train ? (float)(sgx / M) * inv : 0.0f;
     }
     if (!data && !dw) return NULL;
+    if (chunked) {
+        float *gw = loom_grad(c, g->w);
+        if (gw) chunks_dz(c, sv, &ck, dnext, &f, gw);
+        return NULL;
+    }
     /* dz in place of z, in z's type */
     void *dz = z;
     if (last)
@@ -1367,7 +1572,7 @@ static void trunk_backward(struct loom_ctx *c, void *p)
 /* The op with its precision and layout given (bf16 implies nhwc). */
 static struct loom_tensor *trunk_op(struct loom_ctx *c, struct loom_tensor *x, int nstages,
                                     const struct loom_cnn_stage *st, float momentum, float eps,
-                                    bool bf16, bool nhwc, bool round)
+                                    bool bf16, bool nhwc, bool round, int64_t chunk)
 {
     if (!x || !st || nstages < 1) return NULL;
     for (int i = 0; i < nstages && i < MAXS; i++)
@@ -1414,6 +1619,7 @@ static struct loom_tensor *trunk_op(struct loom_ctx *c, struct loom_tensor *x, i
     s.nhwc = nhwc || s.bf16;
     for (int i = 1; i <= nstages; i++) s.nhwc = s.nhwc || s.C[i] % 16 != 0;
     s.round = round && !s.bf16;
+    s.chunk = chunk;
     struct loom_tensor *h = loom_tensor_new(c, LOOM_SHAPE(s.N, s.C[nstages]));
     if (!h || s.N == 0) return h;
     if (s.mode == TRUNK_FOLD && !s.round) return trunk_eval(c, &s, x->data, st, h->data) ? h : NULL;
@@ -1428,7 +1634,7 @@ struct loom_tensor *loom_cnn_trunk(struct loom_ctx *c, struct loom_tensor *x, in
                                    const struct loom_cnn_stage *st, float momentum, float eps)
 {
     bool bf16 = c->bf16 && loom_dnnl_bf16();
-    return trunk_op(c, x, nstages, st, momentum, eps, bf16, bf16, false);
+    return trunk_op(c, x, nstages, st, momentum, eps, bf16, bf16, false, 0);
 }
 
 /* ---- checks ---- */
@@ -1452,6 +1658,7 @@ static struct loom_tensor *gc_case(struct loom_ctx *c, struct loom_gc *gc, int k
         {2, 2, 4, 4, 2, 3, 17, 0, 1, 0}, /* two stages (4x4, 2x2), 17 channels */
         {2, 3, 4, 4, 3, 2, 3, 4, 0, 1},  /* three stages (4x4, 2x2, 1x1), evaluation */
         {2, 1, 4, 4, 2, 16, 3, 0, 1, 1}, /* a block of 16 channels */
+        {5, 2, 4, 4, 2, 3, 4, 0, 1, 0},  /* the first stage in chunks of 2, 2, 1 */
     };
     const int *d = cases[k];
     c->training = d[8];
@@ -1468,6 +1675,7 @@ static struct loom_tensor *gc_case(struct loom_ctx *c, struct loom_gc *gc, int k
         st[i].var = loom_gc_const(gc, LOOM_SHAPE(o), 0.5f, 1.5f);
         in = o;
     }
+    if (k == 5) return trunk_op(c, x, d[4], st, 0.1f, 1e-5f, false, false, false, 2);
     return loom_cnn_trunk(c, x, d[4], st, 0.1f, 1e-5f);
 }
 
@@ -1489,6 +1697,7 @@ struct ref_case {
     int n;
     enum trunk_mode mode;
     bool xgrad, bf16, nhwc;
+    int64_t chunk; /* trunk_shape's */
 };
 
 /* Everything one run produces, in one buffer: h, then per stage running
@@ -1551,7 +1760,7 @@ static bool ref_run(struct loom_ctx *c, const struct ref_case *t, float *const *
     struct loom_tensor *h = v == REF_CHAIN
                                 ? trunk_chain(c, x, t->n, st, 0.1f, 1e-5f)
                                 : trunk_op(c, x, t->n, st, 0.1f, 1e-5f, v == REF_FUSED && t->bf16,
-                                           t->nhwc, v == REF_ROUND);
+                                           t->nhwc, v == REF_ROUND, t->chunk);
     if (!h || (grad && loom_backward(c, h, dh))) return false;
     memset(out->v, 0, (size_t)out->n * sizeof(float));
     memcpy(out->v, h->data, (size_t)h->size * sizeof(float));
@@ -1723,11 +1932,21 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
     st = st ? st : ref_case_run(c, r, err, &t);
     omp_set_num_threads(before);
     t.N = EVAL_CHUNK + 3, t.n = 2, t.H = t.W = 6;
-    return st ? st : ref_case_run(c, r, err, &t);
+    st = st ? st : ref_case_run(c, r, err, &t);
+    /* the first stage in chunks (3, 3, 1 photos): nChw16c (Winograd after
+     * the first stage), nhwc with odd sizes, running statistics, bf16 */
+    static const struct ref_case ch[] = {
+        {7, {3, 16, 32}, 16, 16, 2, TRUNK_TRAIN, false, false, false, 3},
+        {7, {2, 5, 7, 3}, 9, 11, 3, TRUNK_TRAIN, false, false, true, 3},
+        {7, {3, 16, 16}, 8, 8, 2, TRUNK_AFFINE, false, false, false, 3},
+        {7, {3, 16, 32}, 16, 16, 2, TRUNK_TRAIN, false, true, true, 3},
+    };
+    for (int k = 0; k < 3 + (nbf > 0) && !st; k++) st = ref_case_run(c, r, err, &ch[k]);
+    return st;
 }
 
 const struct loom_op_info loom_op_cnn_trunk = {.name = "cnn_trunk",
-                                               .ncases = 5,
+                                               .ncases = 6,
                                                .gc_case = gc_case,
                                                .check_ref = check_ref,
                                                .step = 1e-3f,
