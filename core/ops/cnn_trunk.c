@@ -164,7 +164,8 @@ static bool md4(struct loom_ctx *c, dnnl_memory_desc_t *md, int64_t a, int64_t b
 }
 
 /* The mds of stage i: its input (src), its output z and z's gradient dz (in
- * `at`: bf16 on the bf16 path, else f32), the input's gradient dsrc (f32),
+ * `at`: bf16 on the bf16 path, else f32), the input's gradient dsrc (`at`
+ * too, but f32 for the first stage, whose x is f32),
  * weights of the primitives' choice in `at` and plain (OIHW f32). */
 struct stage_mds {
     dnnl_memory_desc_t src, z, dsrc, dz, w, pw, px;
@@ -178,7 +179,8 @@ static bool stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, st
     int64_t N = s->N, C = s->C[i], O = s->C[i + 1], H = s->H[i], W = s->W[i];
     return md4(c, &m->src, N, C, H, W, at, first && !s->nhwc ? dnnl_nchw : blk) &&
            md4(c, &m->z, N, O, H, W, at, blk) &&
-           md4(c, &m->dsrc, N, C, H, W, dnnl_f32, first && !s->nhwc ? dnnl_nchw : blk) &&
+           md4(c, &m->dsrc, N, C, H, W, first ? dnnl_f32 : at,
+               first && !s->nhwc ? dnnl_nchw : blk) &&
            md4(c, &m->dz, N, O, H, W, at, blk) &&
            md4(c, &m->w, O, C, 3, 3, at, dnnl_format_tag_any) &&
            md4(c, &m->pw, O, C, 3, 3, dnnl_f32, dnnl_oihw) &&
@@ -597,7 +599,7 @@ TRUNK_CLONES static void pool_sums_plane(float *restrict s1, const float *g, con
         }
 }
 
-static void pass_pool_sums(float *part, float *tl, const float *da, bool bf, const void *z,
+static void pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *z,
                            const struct bwd_coef *f, const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
@@ -605,17 +607,18 @@ static void pass_pool_sums(float *part, float *tl, const float *da, bool bf, con
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
         float *s1 = part + ng * 2 * B;
-        const float *g = da + ng * Ho * Wo * B;
         if (!bf) {
-            pool_sums_plane(s1, g, (const float *)z + ng * H * W * B, &fg, a);
+            pool_sums_plane(s1, (const float *)da + ng * Ho * Wo * B,
+                            (const float *)z + ng * H * W * B, &fg, a);
             continue;
         }
-        float *tz = my_tile(tl, a), *acc = tz + tile_len(a) - 2 * B;
+        float *tz = my_tile(tl, a), *tg = tz + 2 * W * B, *acc = tz + tile_len(a) - 2 * B;
         struct act r = rows_of(a, 2);
         memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
         for (int64_t i = 0; i < Ho; i++) { /* an odd last row has dr = 0 */
             to_f32(tz, elt(z, (ng * H + 2 * i) * W * B, true), 2 * W * B);
-            pool_sums_plane(acc, g + i * Wo * B, tz, &fg, &r);
+            to_f32(tg, elt(da, (ng * Ho + i) * Wo * B, true), Wo * B);
+            pool_sums_plane(acc, tg, tz, &fg, &r);
             add_to(s1, acc, 2 * B);
         }
     }
@@ -654,25 +657,26 @@ TRUNK_CLONES static void pool_dz_plane(float *zp, const float *g, const struct b
 }
 
 /* z = dz in place. */
-static void pass_pool_dz(void *z, float *tl, bool bf, const float *da, const struct bwd_coef *f,
+static void pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struct bwd_coef *f,
                          const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
-        const float *g = da + ng * Ho * Wo * B;
         if (!bf) {
-            pool_dz_plane((float *)z + ng * H * W * B, g, &fg, a);
+            pool_dz_plane((float *)z + ng * H * W * B, (const float *)da + ng * Ho * Wo * B, &fg,
+                          a);
             continue;
         }
-        float *tz = my_tile(tl, a);
+        float *tz = my_tile(tl, a), *tg = tz + 2 * W * B;
         for (int64_t h0 = 0; h0 < H; h0 += 2) {
             int64_t rows = H - h0 < 2 ? H - h0 : 2;
             struct act r = rows_of(a, rows);
             uint16_t *zp = elt(z, (ng * H + h0) * W * B, true);
             to_f32(tz, zp, rows * W * B);
-            pool_dz_plane(tz, g + h0 / 2 * Wo * B, &fg, &r);
+            if (rows == 2) to_f32(tg, elt(da, (ng * Ho + h0 / 2) * Wo * B, true), Wo * B);
+            pool_dz_plane(tz, tg, &fg, &r);
             to_bf16_n(zp, tz, rows * W * B);
         }
     }
@@ -1344,21 +1348,22 @@ static bool chunks_forward(struct loom_ctx *c, struct trunk_saved *sv, void *out
 /* The first stage's backward in chunks, pass 1: part = the sums of each
  * plane (pass_pool_sums); da: the gradient of the pooled output. */
 static bool chunks_sums(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
-                        const float *da, float *part, const struct bwd_coef *f)
+                        const void *da, float *part, const struct bwd_coef *f)
 {
     const struct trunk_shape *s = &sv->s;
     struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
     int64_t po = a.G * s->H[1] * s->W[1] * a.B; /* a photo's pooled output */
     for (int64_t n0 = 0; n0 < s->N; n0 += k->nc) {
         if (chunk_conv(c, sv, k, n0, &q) < 0) return false;
-        pass_pool_sums(part + n0 * a.G * 2 * a.B, k->tl, da + n0 * po, s->bf16, k->z, f, &q);
+        pass_pool_sums(part + n0 * a.G * 2 * a.B, k->tl, elt(da, n0 * po, s->bf16), s->bf16, k->z,
+                       f, &q);
     }
     return true;
 }
 
 /* Pass 2: each chunk's dz, and its backward weights added into gw. */
 static bool chunks_dz(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
-                      const float *da, const struct bwd_coef *f, float *gw)
+                      const void *da, const struct bwd_coef *f, float *gw)
 {
     const struct trunk_shape *s = &sv->s;
     struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
@@ -1366,7 +1371,7 @@ static bool chunks_dz(struct loom_ctx *c, const struct trunk_saved *sv, struct c
     for (int64_t n0 = 0; n0 < s->N; n0 += k->nc) {
         int v = chunk_conv(c, sv, k, n0, &q);
         if (v < 0) return false;
-        pass_pool_dz(k->z, k->tl, s->bf16, da + n0 * po, f, &q);
+        pass_pool_dz(k->z, k->tl, s->bf16, elt(da, n0 * po, s->bf16), f, &q);
         round_in_place(s, k->z, act_len(&q));
         struct stage_prims *e = k->e[v];
         void *o = arena(c, e->dw.bytes), *src = (void *)(k->x + (size_t)n0 * k->x1);
@@ -1458,10 +1463,11 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
     return true;
 }
 
-/* Stage i's backward: dnext is the gradient of its output (dh (N,C) for the
- * last stage, else of its pooled output, f32 in the layout); returns the
- * gradient of its input (NULL for the first stage or on failure). */
-static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, const float *dnext)
+/* Stage i's backward: dnext is the gradient of its output (dh (N,C) f32 for
+ * the last stage, else of its pooled output, in the layout and z's type);
+ * returns the gradient of its input (NULL for the first stage or on
+ * failure). */
+static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, const void *dnext)
 {
     const struct trunk_shape *s = &sv->s;
     const struct loom_cnn_stage *g = &sv->st[i];
@@ -1504,7 +1510,8 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
         memset(gs, 0, (size_t)NGB * sizeof *gs);
         for (int64_t n = 0; n < a.N; n++)
             for (int64_t ch = 0; ch < C; ch++)
-                gs[(n * a.G + ch / a.B) * a.B + ch % a.B] = dnext[n * C + ch] / (float)HW;
+                gs[(n * a.G + ch / a.B) * a.B + ch % a.B] =
+                    ((const float *)dnext)[n * C + ch] / (float)HW;
         pass_gap_sums(part, tl, gs, bf, z, &f, &a);
     } else if (chunked) {
         if (!chunks_sums(c, sv, &ck, dnext, part, &f)) return NULL;
@@ -1545,17 +1552,19 @@ static float *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, 
     if (!data) return NULL;
     const float *w = round_copy(c, s, g->w->data, g->w->size);
     void *wb = w ? reorder_in(c, &e->w_bwd, w) : NULL;
-    /* fp32: the gradient of the stage's input in place of that input (its
-     * last reader, the backward weights, has run) */
+    /* the gradient of a later stage's input (z's type) in place of that
+     * input (its last reader, the backward weights, has run) */
     size_t dbytes = loom_cnn_prim_arg_bytes(&e->bwd_data, DNNL_ARG_DIFF_SRC);
     struct act in = act_make(s->N, s->C[i], s->H[i], s->W[i], s->nhwc);
-    float *dsrc = i > 0 && !bf && dbytes <= (size_t)act_len(&in) * sizeof(float)
-                      ? (float *)sv->src[i]
-                      : arena(c, dbytes);
+    void *dsrc = i > 0 && dbytes <= (size_t)act_len(&in) * (bf ? 2 : 4) ? (void *)sv->src[i]
+                                                                        : arena(c, dbytes);
     if (!wb || !dsrc ||
         !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dz, wb, dsrc}, "cnn_trunk backward data"))
         return NULL;
-    if (i > 0) return dsrc;
+    if (i > 0) {
+        round_in_place(s, dsrc, act_len(&in)); /* as the bf16 path stores it */
+        return dsrc;
+    }
     float *gx = loom_grad(c, sv->x);
     if (gx) loom_cnn_reorder_run(c, &e->dx, dsrc, gx);
     return NULL;
@@ -1565,7 +1574,7 @@ static void trunk_backward(struct loom_ctx *c, void *p)
 {
     struct trunk_saved *sv = p;
     if (!sv->h->grad) return;
-    const float *d = sv->h->grad;
+    const void *d = sv->h->grad;
     for (int i = sv->s.n - 1; i >= 0 && d; i--) d = stage_backward(c, sv, i, d);
 }
 
