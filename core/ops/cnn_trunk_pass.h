@@ -1,0 +1,104 @@
+/*
+ * cnn_trunk_pass.h — the memory-bound passes of the CNN trunk (cnn_trunk.c):
+ * batch norm's statistics, batch norm + ReLU + 2x2 max pool or global
+ * average pool, and their backward, over a stage's convolution output in
+ * oneDNN's layout. Private to core/ops.
+ */
+#ifndef LOOM_OPS_CNN_TRUNK_PASS_H
+#define LOOM_OPS_CNN_TRUNK_PASS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TRUNK_INLINE static inline __attribute__((always_inline))
+/* The passes' kernels for AVX-512, AVX2 and the baseline (the default build
+ * is not -march=native), chosen when the library loads. */
+#define TRUNK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Element counts above which a pass runs on OpenMP threads. */
+#define PAR 32768
+
+/* A stage's activations: channels innermost in groups of B, element
+ * (n,c,h,w) at ((n G + c/B) H W + h W + w) B + c%B (nChw16c: B = 16; nhwc:
+ * G = 1, B = C). */
+struct act {
+    int64_t N, C, H, W, G, B;
+};
+
+static inline struct act act_make(int64_t N, int64_t C, int64_t H, int64_t W, bool nhwc)
+{
+    return (struct act){N, C, H, W, nhwc ? 1 : (C + 15) / 16, nhwc ? C : 16};
+}
+
+static inline int64_t act_len(const struct act *a)
+{
+    return a->N * a->G * a->H * a->W * a->B;
+}
+
+TRUNK_INLINE uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+/* Element i of z, which is bf16 on the bf16 path, else f32. */
+TRUNK_INLINE float ld(const void *p, int64_t i, bool bf)
+{
+    if (!bf) return ((const float *)p)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+TRUNK_INLINE float relu(float v)
+{
+    return v < 0.0f ? 0.0f : v;
+}
+
+/* Element i of an array of z's type. */
+static inline void *trunk_elt(const void *p, int64_t i, bool bf)
+{
+    return (char *)p + (size_t)i * (bf ? 2 : 4);
+}
+
+/* The per-channel coefficients of a backward pass, (G B) each. */
+struct bwd_coef {
+    const float *sc, *sh, *mu, *k, *c1, *c2;
+};
+
+/* The passes over a stage's convolution output z (the layout of a: bf16 on
+ * the bf16 path, else f32); cnn_trunk_pass.c says how. sc, sh, mu, k, c1,
+ * c2: per channel (G B, zeros in padded channels), bn(z) = sc z + sh. part:
+ * each plane's sums, (N G, 2 B). tl: the bf16 path's tiles, trunk_tile_len
+ * floats for each OpenMP thread that may run a pass (unused in f32). The
+ * passes are not called inside another parallel region. */
+int64_t trunk_tile_len(const struct act *a);
+/* part = sums of z - k and (z - k)^2 per plane (k: a shift per channel). */
+void trunk_pass_stats(float *part, float *tl, bool bf, const void *z, const float *k,
+                      const struct act *a);
+/* s1, s2 (C) = the sums of part over n, in double. */
+void trunk_reduce_part(double *s1, double *s2, const float *part, const struct act *a);
+/* out (pooled layout, z's type) = the 2x2 max pool of relu(sc z + sh). */
+void trunk_pass_pool(void *out, float *tl, bool bf, const void *z, const float *sc, const float *sh,
+                     const struct act *a);
+/* h (N,C) = the mean over H, W of relu(sc z + sh); part: (N G, B) scratch. */
+void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, const float *sc,
+                    const float *sh, const struct act *a);
+/* Backward of a pooled stage, pass 1: part = sums of dr and dr (z - mu); da:
+ * the pool output's gradient (pooled layout, z's type). */
+void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *z,
+                          const struct bwd_coef *f, const struct act *a);
+/* Pass 2: z = dz = k (dr - c1 - (z - mu) c2), in place. */
+void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struct bwd_coef *f,
+                        const struct act *a);
+/* The last stage (global average pool), pass 1; gs: (N, G B) dh / (H W), f32. */
+void trunk_pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const void *z,
+                         const struct bwd_coef *f, const struct act *a);
+/* Pass 2, in place. */
+void trunk_pass_gap_dz(void *z, float *tl, bool bf, const float *gs, const struct bwd_coef *f,
+                       const struct act *a);
+
+#endif
