@@ -703,6 +703,35 @@ static void fold_into(const struct loom_cnn_stage *g, float eps, float *wf, floa
     }
 }
 
+/* A lane's Winograd primitive p (d): oneDNN picks its kernel for the
+ * threads it may use when the primitive is made, and for two threads and a
+ * few photos it takes F(2,3) (jit_fp32_wino_2x3), a kernel made to split
+ * small batches across threads; a lane runs it on one thread, where F(4,3)
+ * is faster. So p is made again for one thread when it got F(2,3) on 2 or
+ * more photos. Measured on the reference's stages, two lanes running at
+ * once, a loaded machine (indicative): alone, 2 photos 32->64 at 32x32
+ * 0.30-0.33 -> 0.24 ms, 64->128 at 16x16 0.23-0.28 -> 0.19-0.20 ms (median
+ * of 400 runs); inside a batch-1 predict of 4 photos (oneDNN's verbose
+ * times, p50 of 900) 0.37 -> 0.34 and 0.31 -> 0.24 ms. At 1 photo both
+ * make F(2,3) (the one made for two threads 0.13-0.14 against 0.14-0.15
+ * ms), at 3-4 both F(4,3), the one made for two threads 10-20% faster at
+ * 32x32 (its blocking): those stay as made. */
+static bool lane_wino(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_convolution_desc_t *d,
+                      const int *ids)
+{
+    const char *impl = NULL;
+    int nt = omp_get_max_threads();
+    if (nt == 1 ||
+        dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        !impl || !strstr(impl, "wino_2x3"))
+        return true;
+    loom_cnn_prim_done(p);
+    omp_set_num_threads(1);
+    bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
+    omp_set_num_threads(nt);
+    return ok;
+}
+
 static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct trunk_shape *s, int i,
                       const struct loom_cnn_stage *g, int lane)
 {
@@ -727,6 +756,7 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
                                "convolution_forward_desc_init"))
         return false;
     if (!loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, true, 4, ids, "cnn_trunk evaluation") ||
+        (wino && lane >= 0 && s->N >= 2 && !lane_wino(c, &e->fwd, &d, ids)) ||
         !loom_cnn_reorder_init(c, &e->w, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false) ||
         (i == 0 &&
          !loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false)))
@@ -759,8 +789,9 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
 }
 
 /* Stage i's evaluation primitive (and, frozen, its folded weights): cached.
- * lane: which thread of a split call runs it (trunk_lanes; 0 otherwise): a
- * primitive's memory objects are set per run, so each lane has its own. */
+ * lane: which thread of a split call runs it (trunk_lanes; -1 otherwise): a
+ * primitive's memory objects are set per run, so each lane has its own, and
+ * a lane's is made for one thread (lane_wino). */
 static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape *s, int i,
                                    const struct loom_cnn_stage *g, int lane)
 {
@@ -772,7 +803,7 @@ static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape 
         const struct loom_tensor *const t[] = {g->w, g->gamma, g->beta, g->mean, g->var};
         for (int j = 0; j < 5; j++) k.v[10 + j] = (int64_t)(intptr_t)t[j]->data;
     }
-    k.v[15] = lane;
+    k.v[15] = lane + 1;
     struct eval_stage *e = loom_dnnl_cache_get(c, &k);
     if (e) return e;
     if (!(e = calloc(1, sizeof *e)))
@@ -873,7 +904,7 @@ static bool eval_chunk(struct loom_ctx *c, const struct trunk_shape *s, int v, c
     const void *src = x;
     for (int i = 0; i < s->n; i++) {
         const struct loom_cnn_stage *g = &st[i];
-        struct eval_stage *e = ln ? le[i] : eval_get(c, s, i, g, 0);
+        struct eval_stage *e = ln ? le[i] : eval_get(c, s, i, g, -1);
         if (!e || (i == 0 && e->x_in.prim && !loom_cnn_reorder_run(c, &e->x_in, src, xb)))
             return false;
         if (i == 0 && e->x_in.prim) src = xb;
