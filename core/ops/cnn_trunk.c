@@ -363,6 +363,35 @@ static void fold_into(const struct loom_cnn_stage *g, float eps, float *wf, floa
     }
 }
 
+/* A lane's Winograd primitive p (d): oneDNN picks its kernel for the
+ * threads it may use when the primitive is made, and for two threads and a
+ * few photos it takes F(2,3) (jit_fp32_wino_2x3), a kernel made to split
+ * small batches across threads; a lane runs it on one thread, where F(4,3)
+ * is faster. So p is made again for one thread when it got F(2,3) on 2 or
+ * more photos. Measured on the reference's stages, two lanes running at
+ * once, a loaded machine (indicative): alone, 2 photos 32->64 at 32x32
+ * 0.30-0.33 -> 0.24 ms, 64->128 at 16x16 0.23-0.28 -> 0.19-0.20 ms (median
+ * of 400 runs); inside a batch-1 predict of 4 photos (oneDNN's verbose
+ * times, p50 of 900) 0.37 -> 0.34 and 0.31 -> 0.24 ms. At 1 photo both
+ * make F(2,3) (the one made for two threads 0.13-0.14 against 0.14-0.15
+ * ms), at 3-4 both F(4,3), the one made for two threads 10-20% faster at
+ * 32x32 (its blocking): those stay as made. */
+static bool lane_wino(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_convolution_desc_t *d,
+                      const int *ids)
+{
+    const char *impl = NULL;
+    int nt = omp_get_max_threads();
+    if (nt == 1 ||
+        dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
+        !impl || !strstr(impl, "wino_2x3"))
+        return true;
+    loom_cnn_prim_done(p);
+    omp_set_num_threads(1);
+    bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
+    omp_set_num_threads(nt);
+    return ok;
+}
+
 static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct trunk_shape *s, int i,
                       const struct loom_cnn_stage *g, int lane)
 {
@@ -387,6 +416,7 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
                                "convolution_forward_desc_init"))
         return false;
     if (!loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, true, 4, ids, "cnn_trunk evaluation") ||
+        (wino && lane >= 0 && s->N >= 2 && !lane_wino(c, &e->fwd, &d, ids)) ||
         !loom_cnn_reorder_init(c, &e->w, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false) ||
         (i == 0 &&
          !loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false)))
@@ -419,8 +449,9 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
 }
 
 /* Stage i's evaluation primitive (and, frozen, its folded weights): cached.
- * lane: which thread of a split call runs it (trunk_lanes; 0 otherwise): a
- * primitive's memory objects are set per run, so each lane has its own. */
+ * lane: which thread of a split call runs it (trunk_lanes; -1 otherwise): a
+ * primitive's memory objects are set per run, so each lane has its own, and
+ * a lane's is made for one thread (lane_wino). */
 static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape *s, int i,
                                    const struct loom_cnn_stage *g, int lane)
 {
@@ -432,7 +463,7 @@ static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape 
         const struct loom_tensor *const t[] = {g->w, g->gamma, g->beta, g->mean, g->var};
         for (int j = 0; j < 5; j++) k.v[10 + j] = (int64_t)(intptr_t)t[j]->data;
     }
-    k.v[15] = lane;
+    k.v[15] = lane + 1;
     struct eval_stage *e = loom_dnnl_cache_get(c, &k);
     if (e) return e;
     if (!(e = calloc(1, sizeof *e)))
@@ -494,6 +525,8 @@ struct eval_weights {
 struct eval_lane {
     struct trunk_shape s[2]; /* a full chunk, the last partial one (N 0: none) */
     struct eval_stage *e[2][MAXS];
+    struct trunk_shape s0[2]; /* the first stage's runs within each (eval_first) */
+    struct eval_stage *e0[2];
     int64_t n0, n;
     float *r, *out[2];
     void *scratch;
@@ -521,6 +554,50 @@ static dnnl_status_t lane_exec(struct eval_lane *ln, struct loom_cnn_prim *p, vo
     return r == dnnl_success ? dnnl_stream_wait(ln->stream) : r;
 }
 
+/* The first stage's output of one photo (z, before its pool), in bytes. */
+static int64_t first_bytes(const struct trunk_shape *s)
+{
+    struct act a = act_make(1, s->C[1], s->H[0], s->W[0], s->nhwc);
+    return act_len(&a) * (int64_t)sizeof(float);
+}
+
+/* The first stage's z of a lane at most, in bytes: the first stage runs on
+ * the photos of a chunk a few at a time (eval_first) so that its z (512 KB
+ * a photo in the reference) stays in L2 for the max pool that reads it
+ * back, and leaves room for the next stages' weights. Measured (the
+ * reference model, 2 threads, the lanes' region alone, a machine shared
+ * with another program's training, indicative): batch 64 (chunks of 4, in
+ * runs of 1) 100-102 -> 94-99 ms p50 over three alternating runs; batch 1
+ * (lanes of 2 photos, runs of 1) unchanged within the noise. */
+#define FIRST_BYTES (512 << 10)
+
+/* Photos per run of the first stage within a chunk of n: the largest
+ * divisor of n whose z fits in FIRST_BYTES (at least 1). */
+static int64_t first_run(const struct trunk_shape *s, int64_t n)
+{
+    int64_t d = n, b = first_bytes(s);
+    while (d > 1 && (n % d || d * b > FIRST_BYTES)) d--;
+    return d;
+}
+
+/* A lane's first stage on a chunk in runs of s0->N photos (e0): x (N,C0,H,W)
+ * plain -> its 2x2 max pool into o. The first stage is not the last. */
+static bool eval_first(const struct trunk_shape *s, const struct trunk_shape *s0,
+                       struct eval_stage *e0, const float *x, float *r, float *o,
+                       struct eval_lane *ln)
+{
+    struct act a = act_make(s0->N, s0->C[1], s0->H[0], s0->W[0], s0->nhwc);
+    int64_t x1 = s->C[0] * s->H[0] * s->W[0], HWB = a.H * a.W * a.B;
+    int64_t HWBo = (a.H / 2) * (a.W / 2) * a.B, o1 = a.G * HWBo; /* o1: a photo's pooled output */
+    for (int64_t n = 0; n < s->N; n += s0->N) {
+        void *const bufs[] = {(void *)(x + n * x1), e0->wf, e0->bias, r};
+        if ((ln->st = lane_exec(ln, &e0->fwd, bufs)) != dnnl_success) return false;
+        for (int64_t ng = 0; ng < a.N * a.G; ng++)
+            max4_plane(o + n * o1 + ng * HWBo, r + ng * HWB, &a);
+    }
+    return true;
+}
+
 /* One chunk of s->N photos: x (N,C0,H,W) plain -> h (N,C). v: which chunk
  * size (weights); r, out: scratch for z and the pooled output; xb: for x in
  * nhwc. ln: a lane of a split call (its stages, stream and scratchpad; the
@@ -531,9 +608,14 @@ static bool eval_chunk(struct loom_ctx *c, const struct trunk_shape *s, int v, c
                        struct eval_stage *const *le)
 {
     const void *src = x;
-    for (int i = 0; i < s->n; i++) {
+    int i0 = 0;
+    if (ln && ln->s0[v].N < s->N) { /* the first stage in runs of fewer photos */
+        if (!eval_first(s, &ln->s0[v], ln->e0[v], x, r, out[0], ln)) return false;
+        src = out[0], i0 = 1;
+    }
+    for (int i = i0; i < s->n; i++) {
         const struct loom_cnn_stage *g = &st[i];
-        struct eval_stage *e = ln ? le[i] : eval_get(c, s, i, g, 0);
+        struct eval_stage *e = ln ? le[i] : eval_get(c, s, i, g, -1);
         if (!e || (i == 0 && e->x_in.prim && !loom_cnn_reorder_run(c, &e->x_in, src, xb)))
             return false;
         if (i == 0 && e->x_in.prim) src = xb;
@@ -617,13 +699,20 @@ static bool trunk_lanes(struct loom_ctx *c, const struct trunk_shape *s, const f
         int64_t nc = e->n < LANE_CHUNK ? e->n : LANE_CHUNK;
         e->s[0].N = nc, e->s[1].N = nc ? e->n % nc : 0;
         size_t sb = 0;
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v < 2; v++) {
             for (int i = 0; i < s->n && e->s[v].N; i++) {
                 struct eval_stage *g = e->e[v][i] = eval_get(c, &e->s[v], i, &st[i], l);
                 if (!g) return false;
                 LOOM_ASSERT(!g->x_in.prim && g->wf);
                 sb = g->fwd.scratch_bytes > sb ? g->fwd.scratch_bytes : sb;
             }
+            e->s0[v] = e->s[v];
+            if (s->n > 1 && e->s[v].N) e->s0[v].N = first_run(s, e->s[v].N);
+            if (e->s0[v].N < e->s[v].N) {
+                if (!(e->e0[v] = eval_get(c, &e->s0[v], 0, &st[0], l))) return false;
+                sb = e->e0[v]->fwd.scratch_bytes > sb ? e->e0[v]->fwd.scratch_bytes : sb;
+            }
+        }
         int64_t zmax, omax;
         chunk_scratch(s, nc, &zmax, &omax);
         e->r = arena(c, (size_t)(zmax ? zmax : 1) * sizeof(float));
@@ -1486,6 +1575,10 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
     st = st ? st : ref_case_run(c, r, err, &t);
     t.N = 11; /* 6 + 5: chunks of 4 + 2 and 4 + 1 */
     st = st ? st : ref_case_run(c, r, err, &t);
+    /* the first stage's z above FIRST_BYTES a photo (32 x 63 x 61): it
+     * runs photo by photo within the lanes' chunks (eval_first) */
+    struct ref_case f = {.n = 2, .N = 11, .C = {3, 32, 16}, .H = 63, .W = 61, .mode = TRUNK_FOLD};
+    st = st ? st : ref_case_run(c, r, err, &f);
     omp_set_num_threads(before);
     t.N = EVAL_CHUNK + 3, t.n = 2, t.H = t.W = 6;
     st = st ? st : ref_case_run(c, r, err, &t);
