@@ -363,31 +363,35 @@ static void fold_into(const struct loom_cnn_stage *g, float eps, float *wf, floa
     }
 }
 
-/* A lane's Winograd primitive p (d): oneDNN picks its kernel for the
- * threads it may use when the primitive is made, and for two threads and a
- * few photos it takes F(2,3) (jit_fp32_wino_2x3), a kernel made to split
- * small batches across threads; a lane runs it on one thread, where F(4,3)
- * is faster. So p is made again for one thread when it got F(2,3) on 2 or
- * more photos. Measured on the reference's stages, two lanes running at
- * once, a loaded machine (indicative): alone, 2 photos 32->64 at 32x32
- * 0.30-0.33 -> 0.24 ms, 64->128 at 16x16 0.23-0.28 -> 0.19-0.20 ms (median
- * of 400 runs); inside a batch-1 predict of 4 photos (oneDNN's verbose
- * times, p50 of 900) 0.37 -> 0.34 and 0.31 -> 0.24 ms. At 1 photo both
- * make F(2,3) (the one made for two threads 0.13-0.14 against 0.14-0.15
- * ms), at 3-4 both F(4,3), the one made for two threads 10-20% faster at
- * 32x32 (its blocking): those stay as made. */
-static bool lane_wino(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_convolution_desc_t *d,
-                      const int *ids)
+/* The evaluation primitive p of desc d (Winograd when wino) for a run on
+ * one thread (single: a lane, or a call at one thread) or on all. oneDNN picks
+ * a Winograd kernel and its blocking for the threads it may use when the
+ * primitive is made: for two threads and a few photos it takes F(2,3)
+ * (jit_fp32_wino_2x3), a kernel made to split small batches across threads,
+ * slower than F(4,3) on one thread; and F(4,3) made for two threads ran
+ * 10-20% faster than F(4,3) made for one, even on one thread (its
+ * blocking). So a Winograd primitive that runs on one thread is made for
+ * (at least) two, then again for one if that gave F(2,3) on 2 or more
+ * photos. Measured on the reference's stages, a loaded machine
+ * (indicative): two lanes of 2 photos at once, 32->64 at 32x32 0.30-0.33 ->
+ * 0.24 ms, 64->128 at 16x16 0.23-0.28 -> 0.19-0.20 ms; a row of 4 photos in
+ * a process at one thread 1.95-2.05 -> see the session note. */
+static bool eval_prim(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_convolution_desc_t *d,
+                      const int *ids, bool wino, bool single, int64_t N)
 {
-    const char *impl = NULL;
     int nt = omp_get_max_threads();
-    if (nt == 1 ||
+    bool two = wino && single && nt == 1;
+    if (two) omp_set_num_threads(2);
+    bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
+    if (two) omp_set_num_threads(nt);
+    const char *impl = NULL;
+    if (!ok || !wino || !single || N < 2 ||
         dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
         !impl || !strstr(impl, "wino_2x3"))
-        return true;
+        return ok;
     loom_cnn_prim_done(p);
     omp_set_num_threads(1);
-    bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
+    ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
     omp_set_num_threads(nt);
     return ok;
 }
@@ -415,8 +419,7 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
                                                                   &m.w, &b, &m.z, one, one, one),
                                "convolution_forward_desc_init"))
         return false;
-    if (!loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, true, 4, ids, "cnn_trunk evaluation") ||
-        (wino && lane >= 0 && s->N >= 2 && !lane_wino(c, &e->fwd, &d, ids)) ||
+    if (!eval_prim(c, &e->fwd, &d, ids, wino, lane >= 0 || omp_get_max_threads() == 1, s->N) ||
         !loom_cnn_reorder_init(c, &e->w, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false) ||
         (i == 0 &&
          !loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false)))
@@ -451,7 +454,7 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
 /* Stage i's evaluation primitive (and, frozen, its folded weights): cached.
  * lane: which thread of a split call runs it (trunk_lanes; -1 otherwise): a
  * primitive's memory objects are set per run, so each lane has its own, and
- * a lane's is made for one thread (lane_wino). */
+ * a lane's runs on one thread (eval_prim). */
 static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape *s, int i,
                                    const struct loom_cnn_stage *g, int lane)
 {
