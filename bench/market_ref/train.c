@@ -219,6 +219,7 @@ static bool time_split(struct loom_model *m, const struct loom_dataset *d, int n
     double *t = calloc((size_t)np * 2 * (size_t)nb, sizeof *t);
     struct loom_ctx c;
     loom_ctx_init(&c, 0, 7);
+    c.bf16 = m->schema.training.precision == LOOM_PRECISION_BF16; /* as the trainer's */
     bool ok = t != NULL;
     for (int k = 0; k < np; k++) {
         parts[k] = (struct part){0};
