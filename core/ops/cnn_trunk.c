@@ -39,9 +39,9 @@
  * mean) inv^2 sum dr (z - mean) / M) with k = gamma inv, inv = 1 / sqrt(var
  * + eps) (batch_norm.c's derivation; evaluation: dz = k dr), in place of z;
  * then oneDNN's backward weights and backward data.
- * Evaluation without gradients: batch norm folded into the convolution (w'
- * = w gamma inv per output channel, bias beta - gamma inv mean) with a ReLU
- * post-op, one primitive per stage, then the pool.
+ * Evaluation without gradients (cnn_trunk_eval.c): batch norm folded into
+ * the convolution (w' = w gamma inv per output channel, bias beta - gamma
+ * inv mean) with a ReLU post-op, one primitive per stage, then the pool.
  */
 #include <math.h>
 #include <string.h>
@@ -51,10 +51,10 @@
 #include "../threads.h"
 #include "check.h"
 #include "cnn.h"
-#include "cnn_trunk_pass.h"
+#include "cnn_trunk_impl.h"
 
 #define TRUNK_KIND LOOM_CNN_KIND('T', 'R', 'N', 'K')
-#define MAXS       LOOM_CNN_TRUNK_MAX_STAGES
+
 /* v rounded to bf16 precision, in f32. */
 static float bf16_round(float v)
 {
@@ -64,24 +64,6 @@ static float bf16_round(float v)
 }
 
 /* ---- shapes and primitives ---- */
-
-enum trunk_mode {
-    TRUNK_TRAIN,  /* batch statistics, running ones updated */
-    TRUNK_AFFINE, /* running statistics, with gradients */
-    TRUNK_FOLD,   /* running statistics folded into the convolutions, no gradients */
-};
-
-/* Stage i maps C[i] channels to C[i+1] at H[i] x W[i]. */
-struct trunk_shape {
-    int n;
-    int64_t N, C[MAXS + 1], H[MAXS], W[MAXS];
-    enum trunk_mode mode;
-    bool bf16;     /* convolution inputs in bf16 */
-    bool nhwc;     /* the layout: nhwc (always with bf16), else nChw16c */
-    bool round;    /* checks only: f32, rounded to bf16 where the bf16 path converts */
-    int64_t chunk; /* checks only: photos per chunk of the first stage (0: CHUNK_L2's) */
-    float momentum, eps;
-};
 
 /* One stage's primitives (forward, and the backward ones once wanted) and
  * the reorders around them: weights in (fwd, bwd), the weights' gradient out
@@ -110,15 +92,7 @@ static bool md4(struct loom_ctx *c, dnnl_memory_desc_t *md, int64_t a, int64_t b
                         "memory_desc_init_by_tag");
 }
 
-/* The mds of stage i: its input (src), its output z and z's gradient dz (in
- * `at`: bf16 on the bf16 path, else f32), the input's gradient dsrc (`at`
- * too, but f32 for the first stage, whose x is f32),
- * weights of the primitives' choice in `at` and plain (OIHW f32). */
-struct stage_mds {
-    dnnl_memory_desc_t src, z, dsrc, dz, w, pw, px;
-};
-
-static bool stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, struct stage_mds *m)
+bool trunk_stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, struct stage_mds *m)
 {
     bool bf = s->bf16, first = i == 0;
     dnnl_data_type_t at = bf ? dnnl_bf16 : dnnl_f32;
@@ -134,12 +108,10 @@ static bool stage_mds(struct loom_ctx *c, const struct trunk_shape *s, int i, st
            md4(c, &m->px, N, C, H, W, dnnl_f32, dnnl_nchw);
 }
 
-static const dnnl_memory_desc_t *arg_md(const struct loom_cnn_prim *p, int id)
+const dnnl_memory_desc_t *trunk_arg_md(const struct loom_cnn_prim *p, int id)
 {
     return dnnl_primitive_desc_query_md(p->pd, dnnl_query_exec_arg_md, id);
 }
-
-static const dnnl_dims_t one = {1, 1};
 
 /* Stage i's convolutions: Winograd (oneDNN's F(4x4, 3x3) for avx512_core,
  * f32 nChw16c with channels in multiples of 16) in training, where it
@@ -189,21 +161,22 @@ static bool stage_fwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
     dnnl_convolution_desc_t d;
     const dnnl_dims_t bd = {s->C[i + 1]};
     static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
-    bool ok = stage_mds(c, s, i, &m) &&
+    bool ok = trunk_stage_mds(c, s, i, &m) &&
               loom_dnnl_ok(c, dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x),
                            "memory_desc_init_by_tag");
     for (dnnl_alg_kind_t alg = stage_alg(s, i); ok; alg = dnnl_convolution_direct) {
-        ok = loom_dnnl_ok(c,
-                          dnnl_convolution_forward_desc_init(
-                              &d, fold ? dnnl_forward_inference : dnnl_forward_training, alg,
-                              &m.src, &m.w, fold ? &b : NULL, &m.z, one, one, one),
-                          "convolution_forward_desc_init");
+        ok =
+            loom_dnnl_ok(c,
+                         dnnl_convolution_forward_desc_init(
+                             &d, fold ? dnnl_forward_inference : dnnl_forward_training, alg, &m.src,
+                             &m.w, fold ? &b : NULL, &m.z, trunk_one, trunk_one, trunk_one),
+                         "convolution_forward_desc_init");
         if (alg == dnnl_convolution_direct || conv_implemented(c, &d, NULL, s, i)) break;
     }
     ok = ok && loom_cnn_prim_init_relu(c, &e->fwd, &d, NULL, fold, 4, ids, "cnn_trunk forward") &&
-         loom_cnn_reorder_init(c, &e->w_fwd, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false);
+         loom_cnn_reorder_init(c, &e->w_fwd, &m.pw, trunk_arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false);
     if (ok && i == 0)
-        ok = loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false);
+        ok = loom_cnn_reorder_init(c, &e->x_in, &m.px, trunk_arg_md(&e->fwd, DNNL_ARG_SRC), false);
     return ok;
 }
 
@@ -213,7 +186,7 @@ static bool stage_bwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
 {
     struct stage_mds m;
     dnnl_convolution_desc_t d;
-    if ((e->bwd_weights.prim && (!data || e->bwd_data.prim)) || !stage_mds(c, s, i, &m))
+    if ((e->bwd_weights.prim && (!data || e->bwd_data.prim)) || !trunk_stage_mds(c, s, i, &m))
         return !c->status;
     if (!e->bwd_weights.prim) {
         static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
@@ -221,34 +194,35 @@ static bool stage_bwd_init(struct loom_ctx *c, struct stage_prims *e, const stru
         bool ok = md4(c, &dw, s->C[i + 1], s->C[i], 3, 3, dnnl_f32, dnnl_format_tag_any);
         for (dnnl_alg_kind_t alg = stage_alg(s, i); ok; alg = dnnl_convolution_direct) {
             ok = loom_dnnl_ok(c,
-                              dnnl_convolution_backward_weights_desc_init(
-                                  &d, alg, &m.src, &dw, NULL, &m.dz, one, one, one),
+                              dnnl_convolution_backward_weights_desc_init(&d, alg, &m.src, &dw,
+                                                                          NULL, &m.dz, trunk_one,
+                                                                          trunk_one, trunk_one),
                               "convolution_backward_weights_desc_init");
             if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd, s, i)) break;
         }
         if (!ok ||
             !loom_cnn_prim_init(c, &e->bwd_weights, &d, e->fwd.pd, 3, ids,
                                 "cnn_trunk backward weights") ||
-            !loom_cnn_reorder_init(c, &e->dw, arg_md(&e->bwd_weights, DNNL_ARG_DIFF_WEIGHTS), &m.pw,
-                                   true))
+            !loom_cnn_reorder_init(c, &e->dw, trunk_arg_md(&e->bwd_weights, DNNL_ARG_DIFF_WEIGHTS),
+                                   &m.pw, true))
             return false;
     }
     if (!data || e->bwd_data.prim) return true;
     static const int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
     bool ok = true;
     for (dnnl_alg_kind_t alg = stage_alg(s, i); ok; alg = dnnl_convolution_direct) {
-        ok = loom_dnnl_ok(
-            c,
-            dnnl_convolution_backward_data_desc_init(&d, alg, &m.dsrc, &m.w, &m.dz, one, one, one),
-            "convolution_backward_data_desc_init");
+        ok = loom_dnnl_ok(c,
+                          dnnl_convolution_backward_data_desc_init(&d, alg, &m.dsrc, &m.w, &m.dz,
+                                                                   trunk_one, trunk_one, trunk_one),
+                          "convolution_backward_data_desc_init");
         if (alg == dnnl_convolution_direct || conv_implemented(c, &d, e->fwd.pd, s, i)) break;
     }
     return ok &&
            loom_cnn_prim_init(c, &e->bwd_data, &d, e->fwd.pd, 3, ids, "cnn_trunk backward data") &&
-           loom_cnn_reorder_init(c, &e->w_bwd, &m.pw, arg_md(&e->bwd_data, DNNL_ARG_WEIGHTS),
+           loom_cnn_reorder_init(c, &e->w_bwd, &m.pw, trunk_arg_md(&e->bwd_data, DNNL_ARG_WEIGHTS),
                                  false) &&
-           (i > 0 ||
-            loom_cnn_reorder_init(c, &e->dx, arg_md(&e->bwd_data, DNNL_ARG_DIFF_SRC), &m.px, true));
+           (i > 0 || loom_cnn_reorder_init(c, &e->dx, trunk_arg_md(&e->bwd_data, DNNL_ARG_DIFF_SRC),
+                                           &m.px, true));
 }
 
 /* Stage i's primitives, from the context's cache or made now. */
@@ -267,7 +241,7 @@ static struct stage_prims *stage_get(struct loom_ctx *c, const struct trunk_shap
     return loom_dnnl_cache_put(c, &k, e, stage_prims_free) ? e : NULL;
 }
 
-static void *arena(struct loom_ctx *c, size_t bytes)
+void *trunk_arena(struct loom_ctx *c, size_t bytes)
 {
     void *p = loom_arena_alloc(&c->arena, bytes ? bytes : 1);
     if (!p) return loom_fail(c, LOOM_ERR_NOMEM, "step arena: out of memory (cnn_trunk)");
@@ -279,7 +253,7 @@ static const float *round_copy(struct loom_ctx *c, const struct trunk_shape *s, 
                                int64_t n)
 {
     if (!s->round) return p;
-    float *q = arena(c, (size_t)n * sizeof *q);
+    float *q = trunk_arena(c, (size_t)n * sizeof *q);
     for (int64_t i = 0; q && i < n; i++) q[i] = bf16_round(p[i]);
     return q;
 }
@@ -291,10 +265,10 @@ static void round_in_place(const struct trunk_shape *s, float *p, int64_t n)
 
 /* The data a primitive reads for plain data at src: src itself, or its
  * reordered copy (arena). */
-static void *reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *src)
+void *trunk_reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *src)
 {
     if (!r->prim) return (void *)src;
-    void *p = arena(c, r->bytes);
+    void *p = trunk_arena(c, r->bytes);
     return p && loom_cnn_reorder_run(c, r, src, p) ? p : NULL;
 }
 
@@ -304,464 +278,7 @@ static float *tiles(struct loom_ctx *c, bool bf, const struct act *a)
 {
     static float none;
     if (!bf) return c->status ? NULL : &none;
-    return arena(c, (size_t)(omp_get_max_threads() * trunk_tile_len(a)) * sizeof(float));
-}
-
-/* ---- evaluation without gradients ----
- * Per stage one primitive: the convolution with batch norm folded into its
- * weights (w' = w a, a = gamma / sqrt(var + eps) per output channel) and a
- * bias (beta - a mean), and a ReLU post-op; then the 2x2 max of values that
- * are already >= 0, or on the last stage their mean. Stages whose channels
- * are multiples of 16 in nChw16c use oneDNN's Winograd F(4,3) where it has
- * one (inference only; its own weights format), else direct.
- * When the context's parameters are frozen (c->frozen: a scoring session of
- * an immutable model), the folded weights, already in the primitive's
- * format, and the bias are made once with the primitive and cached with it,
- * keyed by the parameters' addresses; otherwise (the trainer's validation,
- * whose weights change between calls) each call folds them into the arena.
- * No OpenMP region for small work (loom_omp_fork). */
-
-#define EVAL_KIND LOOM_CNN_KIND('T', 'R', 'N', 'E')
-
-struct eval_stage {
-    struct loom_cnn_prim fwd;
-    struct loom_cnn_reorder w;    /* plain folded weights -> the primitive's format */
-    struct loom_cnn_reorder x_in; /* the first stage's x -> nhwc (none for nChw16c) */
-    void *wf;                     /* frozen: the folded weights in the primitive's format */
-    float *bias;                  /* frozen: (O) */
-    dnnl_stream_t stream;         /* a lane's own stream (lane > 0, first stage), else NULL */
-};
-
-static void eval_stage_free(void *p)
-{
-    struct eval_stage *e = p;
-    loom_cnn_prim_done(&e->fwd);
-    loom_cnn_reorder_done(&e->w);
-    loom_cnn_reorder_done(&e->x_in);
-    if (e->stream) dnnl_stream_destroy(e->stream);
-    free(e->wf), free(e->bias), free(e);
-}
-
-/* Whether oneDNN has a convolution for desc d (probed without an error). */
-static bool conv_has_impl(struct loom_ctx *c, const dnnl_convolution_desc_t *d)
-{
-    dnnl_engine_t eng = loom_dnnl_engine(c);
-    dnnl_primitive_desc_t pd = NULL;
-    if (!eng || dnnl_primitive_desc_create(&pd, d, NULL, eng, NULL) != dnnl_success) return false;
-    dnnl_primitive_desc_destroy(pd);
-    return true;
-}
-
-/* w' and bias of stage g into wf (O C 9, plain) and bias (O). */
-static void fold_into(const struct loom_cnn_stage *g, float eps, float *wf, float *bias)
-{
-    int64_t O = g->w->shape[0], K = g->w->size / O;
-    for (int64_t o = 0; o < O; o++) {
-        float a = g->gamma->data[o] / sqrtf(g->var->data[o] + eps);
-        bias[o] = g->beta->data[o] - a * g->mean->data[o];
-        for (int64_t j = 0; j < K; j++) wf[o * K + j] = g->w->data[o * K + j] * a;
-    }
-}
-
-/* The evaluation primitive p of desc d (Winograd when wino) for a run on
- * one thread (single: a lane, or a call at one thread) or on all. oneDNN picks
- * a Winograd kernel and its blocking for the threads it may use when the
- * primitive is made: for two threads and a few photos it takes F(2,3)
- * (jit_fp32_wino_2x3), a kernel made to split small batches across threads,
- * slower than F(4,3) on one thread; and F(4,3) made for two threads ran
- * 10-20% faster than F(4,3) made for one, even on one thread (its
- * blocking). So a Winograd primitive that runs on one thread is made for
- * (at least) two, then again for one if that gave F(2,3) on 2 or more
- * photos. Measured on the reference's stages, a loaded machine
- * (indicative): two lanes of 2 photos at once, 32->64 at 32x32 0.30-0.33 ->
- * 0.24 ms, 64->128 at 16x16 0.23-0.28 -> 0.19-0.20 ms; a row of 4 photos in
- * a process at one thread 1.95-2.05 -> see the session note. */
-static bool eval_prim(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_convolution_desc_t *d,
-                      const int *ids, bool wino, bool single, int64_t N)
-{
-    int nt = omp_get_max_threads();
-    bool two = wino && single && nt == 1;
-    if (two) omp_set_num_threads(2);
-    bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
-    if (two) omp_set_num_threads(nt);
-    const char *impl = NULL;
-    if (!ok || !wino || !single || N < 2 ||
-        dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
-        !impl || !strstr(impl, "wino_2x3"))
-        return ok;
-    loom_cnn_prim_done(p);
-    omp_set_num_threads(1);
-    ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
-    omp_set_num_threads(nt);
-    return ok;
-}
-
-static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct trunk_shape *s, int i,
-                      const struct loom_cnn_stage *g, int lane)
-{
-    struct stage_mds m;
-    dnnl_memory_desc_t b;
-    dnnl_convolution_desc_t d;
-    const dnnl_dims_t bd = {s->C[i + 1]};
-    static const int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST};
-    if (!stage_mds(c, s, i, &m) ||
-        !loom_dnnl_ok(c, dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_x),
-                      "memory_desc_init_by_tag"))
-        return false;
-    bool wino =
-        !s->nhwc && s->C[i] % 16 == 0 && s->C[i + 1] % 16 == 0 &&
-        dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_winograd,
-                                           &m.src, &m.w, &b, &m.z, one, one, one) == dnnl_success &&
-        conv_has_impl(c, &d);
-    if (!wino && !loom_dnnl_ok(c,
-                               dnnl_convolution_forward_desc_init(&d, dnnl_forward_inference,
-                                                                  dnnl_convolution_direct, &m.src,
-                                                                  &m.w, &b, &m.z, one, one, one),
-                               "convolution_forward_desc_init"))
-        return false;
-    if (!eval_prim(c, &e->fwd, &d, ids, wino, lane >= 0 || omp_get_max_threads() == 1, s->N) ||
-        !loom_cnn_reorder_init(c, &e->w, &m.pw, arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false) ||
-        (i == 0 &&
-         !loom_cnn_reorder_init(c, &e->x_in, &m.px, arg_md(&e->fwd, DNNL_ARG_SRC), false)))
-        return false;
-    if (lane > 0 && i == 0 &&
-        !loom_dnnl_ok(
-            c, dnnl_stream_create(&e->stream, loom_dnnl_engine(c), dnnl_stream_default_flags),
-            "stream_create (cnn_trunk lane)"))
-        return false;
-    if (!c->frozen) return true;
-    /* frozen: fold once, into the primitive's format */
-    int64_t O = s->C[i + 1];
-    size_t plain = (size_t)(g->w->size) * sizeof(float);
-    float *wf = malloc(plain);
-    e->bias = malloc((size_t)O * sizeof *e->bias);
-    if (!wf || !e->bias) {
-        free(wf);
-        return loom_fail(c, LOOM_ERR_NOMEM, "cnn_trunk: out of memory (folded weights)");
-    }
-    fold_into(g, s->eps, wf, e->bias);
-    if (!e->w.prim) {
-        e->wf = wf;
-        return true;
-    }
-    e->wf = malloc(e->w.bytes);
-    bool ok = e->wf ? loom_cnn_reorder_run(c, &e->w, wf, e->wf)
-                    : !loom_fail(c, LOOM_ERR_NOMEM, "cnn_trunk: out of memory (folded weights)");
-    free(wf);
-    return ok;
-}
-
-/* Stage i's evaluation primitive (and, frozen, its folded weights): cached.
- * lane: which thread of a split call runs it (trunk_lanes; -1 otherwise): a
- * primitive's memory objects are set per run, so each lane has its own, and
- * a lane's runs on one thread (eval_prim). */
-static struct eval_stage *eval_get(struct loom_ctx *c, const struct trunk_shape *s, int i,
-                                   const struct loom_cnn_stage *g, int lane)
-{
-    uint32_t eps;
-    memcpy(&eps, &s->eps, sizeof eps);
-    struct loom_dnnl_key k = {
-        {EVAL_KIND, c->frozen, s->nhwc, i == 0, s->N, s->C[i], s->C[i + 1], s->H[i], s->W[i], eps}};
-    if (c->frozen) {
-        const struct loom_tensor *const t[] = {g->w, g->gamma, g->beta, g->mean, g->var};
-        for (int j = 0; j < 5; j++) k.v[10 + j] = (int64_t)(intptr_t)t[j]->data;
-    }
-    k.v[15] = lane + 1;
-    struct eval_stage *e = loom_dnnl_cache_get(c, &k);
-    if (e) return e;
-    if (!(e = calloc(1, sizeof *e)))
-        return loom_fail(c, LOOM_ERR_NOMEM, "cnn_trunk: out of memory (primitives)");
-    if (!eval_init(c, e, s, i, g, lane)) {
-        eval_stage_free(e);
-        return NULL;
-    }
-    return loom_dnnl_cache_put(c, &k, e, eval_stage_free) ? e : NULL;
-}
-
-/* One plane: out (Ho,Wo,B) = the 2x2 max pool of r >= 0. */
-TRUNK_CLONES static void max4_plane(float *restrict out, const float *restrict r,
-                                    const struct act *a)
-{
-    int64_t W = a->W, B = a->B, Ho = a->H / 2, Wo = a->W / 2;
-    for (int64_t i = 0; i < Ho; i++)
-        for (int64_t j = 0; j < Wo; j++) {
-            const float *p0 = r + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
-                        *p3 = p2 + B;
-            float *o = out + (i * Wo + j) * B;
-#pragma omp simd
-            for (int64_t b = 0; b < B; b++) {
-                float m0 = p0[b] > p1[b] ? p0[b] : p1[b], m1 = p2[b] > p3[b] ? p2[b] : p3[b];
-                o[b] = m0 > m1 ? m0 : m1;
-            }
-        }
-}
-
-/* acc (B) = the sums over the plane's H W pixels. */
-TRUNK_CLONES static void sum_plane(float *restrict acc, const float *restrict r, int64_t HW,
-                                   int64_t B)
-{
-    for (int64_t b = 0; b < B; b++) acc[b] = 0;
-    for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-        for (int64_t b = 0; b < B; b++) acc[b] += r[i * B + b];
-    }
-}
-
-/* Photos per run of the primitives at most: the trunk runs chunk by chunk,
- * each chunk through every stage, so that its scratch (the first stage's z:
- * 512 KB a photo in the reference) stays bounded at any batch size. Smaller
- * chunks that stay in L2 from one stage to the next (1-4 photos a thread)
- * measured no faster at one thread (oneDNN's direct convolution is less
- * efficient at N = 1) and slower at two (more OpenMP barriers per call). */
-#define EVAL_CHUNK 64
-
-/* Per stage: the weights as the primitives of each chunk size read them,
- * and the bias (not frozen: folded once per call). */
-struct eval_weights {
-    float *plain[MAXS], *bias[MAXS];
-    void *w[2][MAXS];
-};
-
-/* One thread's share of a split call (trunk_lanes): its stages for each
- * of its chunk sizes (frozen, plain x), its own stream and scratchpad; st:
- * the first failure. */
-struct eval_lane {
-    struct trunk_shape s[2]; /* a full chunk, the last partial one (N 0: none) */
-    struct eval_stage *e[2][MAXS];
-    struct trunk_shape s0[2]; /* the first stage's runs within each (eval_first) */
-    struct eval_stage *e0[2];
-    int64_t n0, n;
-    float *r, *out[2];
-    void *scratch;
-    dnnl_stream_t stream;
-    dnnl_status_t st;
-};
-
-/* p run with bufs (loom_cnn_prim_run's order) on lane ln: touches no
- * context, so that lanes run at once. */
-static dnnl_status_t lane_exec(struct eval_lane *ln, struct loom_cnn_prim *p, void *const *bufs)
-{
-    dnnl_exec_arg_t args[LOOM_CNN_MAX_ARGS + 1];
-    dnnl_status_t r = dnnl_success;
-    int n = 0;
-    for (int i = 0; i < p->nargs && r == dnnl_success; i++) {
-        if (!p->mem[i]) continue;
-        r = dnnl_memory_set_data_handle(p->mem[i], bufs[i]);
-        args[n++] = (dnnl_exec_arg_t){p->ids[i], p->mem[i]};
-    }
-    if (r == dnnl_success && p->scratch_mem) {
-        r = dnnl_memory_set_data_handle(p->scratch_mem, ln->scratch);
-        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch_mem};
-    }
-    if (r == dnnl_success) r = dnnl_primitive_execute(p->prim, ln->stream, n, args);
-    return r == dnnl_success ? dnnl_stream_wait(ln->stream) : r;
-}
-
-/* The first stage's output of one photo (z, before its pool), in bytes. */
-static int64_t first_bytes(const struct trunk_shape *s)
-{
-    struct act a = act_make(1, s->C[1], s->H[0], s->W[0], s->nhwc);
-    return act_len(&a) * (int64_t)sizeof(float);
-}
-
-/* The first stage's z of a lane at most, in bytes: the first stage runs on
- * the photos of a chunk a few at a time (eval_first) so that its z (512 KB
- * a photo in the reference) stays in L2 for the max pool that reads it
- * back, and leaves room for the next stages' weights. Measured (the
- * reference model, 2 threads, the lanes' region alone, a machine shared
- * with another program's training, indicative): batch 64 (chunks of 4, in
- * runs of 1) 100-102 -> 94-99 ms p50 over three alternating runs; batch 1
- * (lanes of 2 photos, runs of 1) unchanged within the noise. */
-#define FIRST_BYTES (512 << 10)
-
-/* Photos per run of the first stage within a chunk of n: the largest
- * divisor of n whose z fits in FIRST_BYTES (at least 1). */
-static int64_t first_run(const struct trunk_shape *s, int64_t n)
-{
-    int64_t d = n, b = first_bytes(s);
-    while (d > 1 && (n % d || d * b > FIRST_BYTES)) d--;
-    return d;
-}
-
-/* A lane's first stage on a chunk in runs of s0->N photos (e0): x (N,C0,H,W)
- * plain -> its 2x2 max pool into o. The first stage is not the last. */
-static bool eval_first(const struct trunk_shape *s, const struct trunk_shape *s0,
-                       struct eval_stage *e0, const float *x, float *r, float *o,
-                       struct eval_lane *ln)
-{
-    struct act a = act_make(s0->N, s0->C[1], s0->H[0], s0->W[0], s0->nhwc);
-    int64_t x1 = s->C[0] * s->H[0] * s->W[0], HWB = a.H * a.W * a.B;
-    int64_t HWBo = (a.H / 2) * (a.W / 2) * a.B, o1 = a.G * HWBo; /* o1: a photo's pooled output */
-    for (int64_t n = 0; n < s->N; n += s0->N) {
-        void *const bufs[] = {(void *)(x + n * x1), e0->wf, e0->bias, r};
-        if ((ln->st = lane_exec(ln, &e0->fwd, bufs)) != dnnl_success) return false;
-        for (int64_t ng = 0; ng < a.N * a.G; ng++)
-            max4_plane(o + n * o1 + ng * HWBo, r + ng * HWB, &a);
-    }
-    return true;
-}
-
-/* One chunk of s->N photos: x (N,C0,H,W) plain -> h (N,C). v: which chunk
- * size (weights); r, out: scratch for z and the pooled output; xb: for x in
- * nhwc. ln: a lane of a split call (its stages, stream and scratchpad; the
- * context untouched), else NULL. */
-static bool eval_chunk(struct loom_ctx *c, const struct trunk_shape *s, int v, const float *x,
-                       const struct loom_cnn_stage *st, struct eval_weights *ew, float *r,
-                       float *const *out, void *xb, float *h, struct eval_lane *ln,
-                       struct eval_stage *const *le)
-{
-    const void *src = x;
-    int i0 = 0;
-    if (ln && ln->s0[v].N < s->N) { /* the first stage in runs of fewer photos */
-        if (!eval_first(s, &ln->s0[v], ln->e0[v], x, r, out[0], ln)) return false;
-        src = out[0], i0 = 1;
-    }
-    for (int i = i0; i < s->n; i++) {
-        const struct loom_cnn_stage *g = &st[i];
-        struct eval_stage *e = ln ? le[i] : eval_get(c, s, i, g, -1);
-        if (!e || (i == 0 && e->x_in.prim && !loom_cnn_reorder_run(c, &e->x_in, src, xb)))
-            return false;
-        if (i == 0 && e->x_in.prim) src = xb;
-        struct act a = act_make(s->N, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
-        void *w = e->wf;
-        float *bias = e->bias;
-        if (!w) { /* not frozen: fold once per call, reorder once per chunk size */
-            if (!ew->plain[i]) {
-                ew->plain[i] = arena(c, (size_t)g->w->size * sizeof(float));
-                ew->bias[i] = arena(c, (size_t)a.C * sizeof(float));
-                if (!ew->plain[i] || !ew->bias[i]) return false;
-                fold_into(g, s->eps, ew->plain[i], ew->bias[i]);
-            }
-            if (!ew->w[v][i] && !(ew->w[v][i] = reorder_in(c, &e->w, ew->plain[i]))) return false;
-            w = ew->w[v][i], bias = ew->bias[i];
-        }
-        void *const bufs[] = {(void *)src, w, bias, r};
-        if (ln ? (ln->st = lane_exec(ln, &e->fwd, bufs)) != dnnl_success
-               : !loom_cnn_prim_run(c, &e->fwd, bufs, "cnn_trunk evaluation"))
-            return false;
-        int64_t NG = a.N * a.G, HWB = a.H * a.W * a.B;
-        bool fork = loom_omp_fork(NG * HWB, PAR);
-        if (i + 1 == s->n) {
-            float *part = out[i % 2]; /* (N G B) */
-            LOOM_OMP_FOR(fork, ng, NG,
-                         { sum_plane(part + ng * a.B, r + ng * HWB, a.H * a.W, a.B); });
-            for (int64_t n = 0; n < a.N; n++)
-                for (int64_t ch = 0; ch < a.C; ch++)
-                    h[n * a.C + ch] =
-                        part[(n * a.G + ch / a.B) * a.B + ch % a.B] / (float)(a.H * a.W);
-        } else {
-            int64_t HWBo = (a.H / 2) * (a.W / 2) * a.B;
-            float *o = out[i % 2];
-            LOOM_OMP_FOR(fork, ng, NG, { max4_plane(o + ng * HWBo, r + ng * HWB, &a); });
-            src = o;
-        }
-    }
-    return true;
-}
-
-/* Scratch for a chunk of nc photos: z of the largest stage (*zmax floats),
- * and each of two pooled outputs (*omax: the last one also the mean's sums). */
-static void chunk_scratch(const struct trunk_shape *s, int64_t nc, int64_t *zmax, int64_t *omax)
-{
-    *zmax = *omax = 0;
-    for (int i = 0; i < s->n; i++) {
-        struct act a = act_make(nc, s->C[i + 1], s->H[i], s->W[i], s->nhwc);
-        int64_t o = i + 1 < s->n ? nc * a.G * (a.H / 2) * (a.W / 2) * a.B : nc * a.G * a.B;
-        *zmax = act_len(&a) > *zmax ? act_len(&a) : *zmax;
-        *omax = o > *omax ? o : *omax;
-    }
-}
-
-/* A frozen call splits its photos across EVAL_LANES threads, each running
- * every stage on its share with one thread (oneDNN runs a primitive on the
- * calling thread alone inside a parallel region), in chunks of at most
- * LANE_CHUNK photos: at two threads always, at more up to LANE_MAX photos.
- * At batch 1 a primitive on 1-4 photos is too small for two threads (a fork
- * and join per stage, per pooling loop); at batch 64 a chunk's stage output
- * (the first: 2 MB) is pooled while in L2 instead of read back from DRAM,
- * and no barrier separates the stages. Measured (bench/infer_latency, the
- * reference model, 2 threads, a loaded machine, indicative): a row of 4
- * photos min 1.11 -> 0.91-1.04 ms; batch 64 about 200-330 -> 330-420
- * rows/s (chunks of 2, 4 and 8 photos within the noise of each other). */
-#define LANE_MAX   8
-#define LANE_CHUNK 4
-#define EVAL_LANES 2
-
-/* trunk_eval split across lanes (frozen weights, plain x); false with the
- * error recorded in c. */
-static bool trunk_lanes(struct loom_ctx *c, const struct trunk_shape *s, const float *x,
-                        const struct loom_cnn_stage *st, float *h)
-{
-    struct eval_lane ln[EVAL_LANES];
-    int64_t x1 = s->C[0] * s->H[0] * s->W[0], C = s->C[s->n], n0 = 0;
-    for (int l = 0; l < EVAL_LANES; l++) {
-        struct eval_lane *e = &ln[l];
-        *e = (struct eval_lane){.s = {*s, *s}, .n0 = n0, .st = dnnl_success};
-        e->n = s->N / EVAL_LANES + (l < s->N % EVAL_LANES);
-        n0 += e->n;
-        int64_t nc = e->n < LANE_CHUNK ? e->n : LANE_CHUNK;
-        e->s[0].N = nc, e->s[1].N = nc ? e->n % nc : 0;
-        size_t sb = 0;
-        for (int v = 0; v < 2; v++) {
-            for (int i = 0; i < s->n && e->s[v].N; i++) {
-                struct eval_stage *g = e->e[v][i] = eval_get(c, &e->s[v], i, &st[i], l);
-                if (!g) return false;
-                LOOM_ASSERT(!g->x_in.prim && g->wf);
-                sb = g->fwd.scratch_bytes > sb ? g->fwd.scratch_bytes : sb;
-            }
-            e->s0[v] = e->s[v];
-            if (s->n > 1 && e->s[v].N) e->s0[v].N = first_run(s, e->s[v].N);
-            if (e->s0[v].N < e->s[v].N) {
-                if (!(e->e0[v] = eval_get(c, &e->s0[v], 0, &st[0], l))) return false;
-                sb = e->e0[v]->fwd.scratch_bytes > sb ? e->e0[v]->fwd.scratch_bytes : sb;
-            }
-        }
-        int64_t zmax, omax;
-        chunk_scratch(s, nc, &zmax, &omax);
-        e->r = arena(c, (size_t)(zmax ? zmax : 1) * sizeof(float));
-        e->out[0] = arena(c, (size_t)(2 * omax + 1) * sizeof(float));
-        e->scratch = sb ? arena(c, sb) : NULL;
-        e->stream = l ? e->e[0][0]->stream : loom_dnnl_stream(c);
-        if (!e->r || !e->out[0] || (sb && !e->scratch) || !e->stream) return false;
-        e->out[1] = e->out[0] + omax;
-    }
-#pragma omp parallel num_threads(EVAL_LANES)
-    for (int l = omp_get_thread_num(); l < EVAL_LANES; l += omp_get_num_threads()) {
-        struct eval_lane *e = &ln[l];
-        for (int64_t k = 0; k < e->n && e->st == dnnl_success; k += e->s[0].N) {
-            int v = e->n - k < e->s[0].N, n = (int)(e->n0 + k);
-            eval_chunk(c, &e->s[v], v, x + n * x1, st, NULL, e->r, e->out, NULL, h + n * C, e,
-                       e->e[v]);
-        }
-    }
-    for (int l = 0; l < EVAL_LANES; l++)
-        if (!loom_dnnl_ok(c, ln[l].st, "cnn_trunk evaluation")) return false;
-    return true;
-}
-
-static bool trunk_eval(struct loom_ctx *c, const struct trunk_shape *s, const float *x,
-                       const struct loom_cnn_stage *st, float *h)
-{
-    if (c->frozen && !s->nhwc && s->N >= 2 && loom_omp_fork(2, 1) &&
-        (s->N <= LANE_MAX || omp_get_max_threads() == EVAL_LANES))
-        return trunk_lanes(c, s, x, st, h);
-    int64_t nc = s->N < EVAL_CHUNK ? s->N : EVAL_CHUNK;
-    struct trunk_shape q[2] = {*s, *s};
-    q[0].N = nc, q[1].N = s->N % nc;
-    int64_t zmax, omax, x1 = s->C[0] * s->H[0] * s->W[0];
-    chunk_scratch(s, nc, &zmax, &omax);
-    float *r = arena(c, (size_t)zmax * sizeof *r), *o = arena(c, (size_t)(2 * omax) * sizeof *o);
-    void *xb = s->nhwc ? arena(c, (size_t)(nc * x1) * sizeof(float)) : NULL;
-    if (!r || !o || (s->nhwc && !xb)) return false;
-    float *const out[2] = {o, o + omax};
-    struct eval_weights ew = {0};
-    int64_t C = s->C[s->n];
-    for (int64_t n0 = 0; n0 < s->N; n0 += nc) {
-        int v = s->N - n0 < nc;
-        if (!eval_chunk(c, &q[v], v, x + n0 * x1, st, &ew, r, out, xb, h + n0 * C, NULL, NULL))
-            return false;
-    }
-    return true;
+    return trunk_arena(c, (size_t)(omp_get_max_threads() * trunk_tile_len(a)) * sizeof(float));
 }
 
 /* ---- the op ---- */
@@ -791,7 +308,7 @@ struct trunk_saved {
  * padding). */
 static float *per_channel(struct loom_ctx *c, const struct act *a)
 {
-    float *v = arena(c, (size_t)(a->G * a->B) * sizeof *v);
+    float *v = trunk_arena(c, (size_t)(a->G * a->B) * sizeof *v);
     if (v) memset(v, 0, (size_t)(a->G * a->B) * sizeof *v);
     return v;
 }
@@ -810,7 +327,7 @@ static void stats_shift(float *k, const void *z, bool bf, const struct act *a)
 static bool stats_finish(struct loom_ctx *c, const struct trunk_saved *sv, int i, const float *part,
                          const float *k, const struct act *a, float *mean, float *var)
 {
-    double *s1 = arena(c, (size_t)a->C * 2 * sizeof *s1);
+    double *s1 = trunk_arena(c, (size_t)a->C * 2 * sizeof *s1);
     if (!s1) return false;
     double *s2 = s1 + a->C, M = (double)(a->N * a->H * a->W);
     trunk_reduce_part(s1, s2, part, a);
@@ -832,8 +349,8 @@ static bool stage_fold(struct loom_ctx *c, const struct loom_cnn_stage *g,
                        const struct trunk_shape *s, int i, float **wf, float **bias)
 {
     int64_t O = s->C[i + 1], K = s->C[i] * 9;
-    *wf = arena(c, (size_t)(O * K) * sizeof **wf);
-    *bias = arena(c, (size_t)O * sizeof **bias);
+    *wf = trunk_arena(c, (size_t)(O * K) * sizeof **wf);
+    *bias = trunk_arena(c, (size_t)O * sizeof **bias);
     if (!*wf || !*bias) return false;
     for (int64_t o = 0; o < O; o++) {
         float a = g->gamma->data[o] / sqrtf(g->var->data[o] + s->eps);
@@ -909,13 +426,13 @@ static bool chunks_init(struct loom_ctx *c, const struct trunk_saved *sv, bool b
         if (!k->q[v].N) continue;
         if (!(k->e[v] = stage_get(c, &k->q[v], 0)) ||
             (bwd && !stage_bwd_init(c, k->e[v], &k->q[v], 0, false)) ||
-            !(k->w[v] = reorder_in(c, &k->e[v]->w_fwd, w)))
+            !(k->w[v] = trunk_reorder_in(c, &k->e[v]->w_fwd, w)))
             return false;
     }
     struct act a = act_make(k->nc, s->C[1], s->H[0], s->W[0], s->nhwc);
     k->x1 = (size_t)(s->C[0] * s->H[0] * s->W[0]) * (s->bf16 ? 2 : 4);
     k->x = sv->src[0];
-    k->z = arena(c, (size_t)act_len(&a) * (s->bf16 ? 2 : 4));
+    k->z = trunk_arena(c, (size_t)act_len(&a) * (s->bf16 ? 2 : 4));
     k->tl = tiles(c, s->bf16, &a);
     return w && k->z && k->tl;
 }
@@ -927,7 +444,7 @@ static const void *chunks_x(struct loom_ctx *c, const struct trunk_saved *sv, st
     const struct trunk_shape *s = &sv->s;
     const float *x = round_copy(c, s, sv->x->data, sv->x->size);
     if (!x || !k->e[0]->x_in.prim) return x;
-    char *xs = arena(c, (size_t)s->N * k->x1);
+    char *xs = trunk_arena(c, (size_t)s->N * k->x1);
     int64_t xn = s->C[0] * s->H[0] * s->W[0];
     for (int64_t n0 = 0; xs && n0 < s->N; n0 += k->nc) {
         int v = s->N - n0 < k->nc;
@@ -965,7 +482,7 @@ static bool chunks_forward(struct loom_ctx *c, struct trunk_saved *sv, void *out
     if (!chunks_init(c, sv, false, &k) || !(k.x = sv->src[0] = chunks_x(c, sv, &k))) return false;
     bool bf = s->bf16;
     if (s->mode == TRUNK_TRAIN) {
-        float *sk = per_channel(c, &a), *part = arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
+        float *sk = per_channel(c, &a), *part = trunk_arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
         if (!sk || !part) return false;
         for (int64_t n0 = 0; n0 < s->N; n0 += k.nc) {
             if (chunk_conv(c, sv, &k, n0, &q) < 0) return false;
@@ -1013,7 +530,7 @@ static bool chunks_dz(struct loom_ctx *c, const struct trunk_saved *sv, struct c
         trunk_pass_pool_dz(k->z, k->tl, s->bf16, trunk_elt(da, n0 * po, s->bf16), f, &q);
         round_in_place(s, k->z, act_len(&q));
         struct stage_prims *e = k->e[v];
-        void *o = arena(c, e->dw.bytes), *src = (void *)(k->x + (size_t)n0 * k->x1);
+        void *o = trunk_arena(c, e->dw.bytes), *src = (void *)(k->x + (size_t)n0 * k->x1);
         if (!o ||
             !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){src, k->z, o},
                                "cnn_trunk backward weights (first stage, a chunk)") ||
@@ -1036,8 +553,8 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         struct act p = act_make(s->N, a.C, s->H[i + 1], s->W[i + 1], s->nhwc);
         bool last = i + 1 == s->n, drop = i == 0 && !last && s->mode != TRUNK_FOLD;
         /* what outlives z when it is dropped comes first */
-        float *stats = arena(c, (size_t)a.C * 2 * sizeof *stats);
-        void *out = last ? NULL : arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
+        float *stats = trunk_arena(c, (size_t)a.C * 2 * sizeof *stats);
+        void *out = last ? NULL : trunk_arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
         float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
         if (!stats || (!last && !out) || !sc || !sh) return false;
         float *mean = stats, *var = stats + a.C;
@@ -1053,14 +570,14 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         }
         struct stage_prims *e = stage_get(c, s, i);
         if (i == 0) src = round_copy(c, s, src, sv->x->size);
-        if (!e || !src || (i == 0 && !(src = reorder_in(c, &e->x_in, src)))) return false;
+        if (!e || !src || (i == 0 && !(src = trunk_reorder_in(c, &e->x_in, src)))) return false;
         const float *w = round_copy(c, s, g->w->data, g->w->size);
         float *wf = NULL, *bias = NULL;
         if (!w || (fold && !stage_fold(c, g, s, i, &wf, &bias))) return false;
         if (fold) w = wf;
-        void *wi = reorder_in(c, &e->w_fwd, w);
+        void *wi = trunk_reorder_in(c, &e->w_fwd, w);
         size_t zbytes = loom_align_up((size_t)act_len(&a) * (bf ? 2 : 4), LOOM_ALIGN);
-        void *z = arena(c, zbytes);
+        void *z = trunk_arena(c, zbytes);
         /* the arena's position just before z (the last allocation, in the
          * current chunk, possibly new) */
         struct loom_arena_mark at = loom_arena_mark(&c->arena);
@@ -1072,7 +589,8 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
             return false;
         round_in_place(s, z, act_len(&a));
         if (s->mode == TRUNK_TRAIN) {
-            float *sk = per_channel(c, &a), *part = arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
+            float *sk = per_channel(c, &a),
+                  *part = trunk_arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
             if (!sk || !part) return false;
             stats_shift(sk, z, bf, &a);
             trunk_pass_stats(part, tl, bf, z, sk, &a);
@@ -1081,7 +599,7 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         bn_map(g, s, mean, var, sc, sh);
         sv->z[i] = z, sv->src[i] = src;
         if (last) {
-            float *part = arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
+            float *part = trunk_arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
             if (!part) return false;
             trunk_pass_gap(h, part, tl, bf, z, sc, sh, &a);
         } else {
@@ -1097,7 +615,7 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
     /* the place of the first z, reserved to the trunk up to its end */
     struct loom_arena_mark now = loom_arena_mark(&c->arena);
     if (sv->recompute && now.chunk == sv->zmark.chunk && now.off < sv->zmark.off + sv->zbytes &&
-        !arena(c, sv->zmark.off + sv->zbytes - now.off))
+        !trunk_arena(c, sv->zmark.off + sv->zbytes - now.off))
         return false;
     return true;
 }
@@ -1125,8 +643,8 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
     double M = (double)(a.N * HW);
     float *sc = per_channel(c, &a), *sh = per_channel(c, &a), *mu = per_channel(c, &a);
     float *k = per_channel(c, &a), *c1 = per_channel(c, &a), *c2 = per_channel(c, &a);
-    float *part = arena(c, (size_t)(2 * NGB) * sizeof *part), *gs = NULL;
-    double *s1 = arena(c, (size_t)(2 * C) * sizeof *s1);
+    float *part = trunk_arena(c, (size_t)(2 * NGB) * sizeof *part), *gs = NULL;
+    double *s1 = trunk_arena(c, (size_t)(2 * C) * sizeof *s1);
     float *tl = tiles(c, bf, &a);
     if (!sc || !sh || !mu || !k || !c1 || !c2 || !part || !s1 || !tl) return NULL;
     double *s2 = s1 + C;
@@ -1145,7 +663,7 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
     }
     struct bwd_coef f = {sc, sh, mu, k, c1, c2};
     if (last) { /* dh / (H W) per (n, channel of the layout) */
-        if (!(gs = arena(c, (size_t)NGB * sizeof *gs))) return NULL;
+        if (!(gs = trunk_arena(c, (size_t)NGB * sizeof *gs))) return NULL;
         memset(gs, 0, (size_t)NGB * sizeof *gs);
         for (int64_t n = 0; n < a.N; n++)
             for (int64_t ch = 0; ch < C; ch++)
@@ -1181,7 +699,7 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
     round_in_place(s, dz, act_len(&a));
     if (dw) {
         float *gw = loom_grad(c, g->w);
-        void *o = arena(c, e->dw.bytes);
+        void *o = trunk_arena(c, e->dw.bytes);
         if (!gw || !o ||
             !loom_cnn_prim_run(c, &e->bwd_weights, (void *[]){(void *)sv->src[i], dz, o},
                                "cnn_trunk backward weights") ||
@@ -1190,13 +708,13 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
     }
     if (!data) return NULL;
     const float *w = round_copy(c, s, g->w->data, g->w->size);
-    void *wb = w ? reorder_in(c, &e->w_bwd, w) : NULL;
+    void *wb = w ? trunk_reorder_in(c, &e->w_bwd, w) : NULL;
     /* the gradient of a later stage's input (z's type) in place of that
      * input (its last reader, the backward weights, has run) */
     size_t dbytes = loom_cnn_prim_arg_bytes(&e->bwd_data, DNNL_ARG_DIFF_SRC);
     struct act in = act_make(s->N, s->C[i], s->H[i], s->W[i], s->nhwc);
     void *dsrc = i > 0 && dbytes <= (size_t)act_len(&in) * (bf ? 2 : 4) ? (void *)sv->src[i]
-                                                                        : arena(c, dbytes);
+                                                                        : trunk_arena(c, dbytes);
     if (!wb || !dsrc ||
         !loom_cnn_prim_run(c, &e->bwd_data, (void *[]){dz, wb, dsrc}, "cnn_trunk backward data"))
         return NULL;
