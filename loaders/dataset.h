@@ -95,7 +95,8 @@ loom_dataset_open_file(const struct loom_schema *s, const struct loom_prep *p, c
                        const struct loom_dataset_opts *o, struct loom_dataset **out,
                        struct loom_data_report *rep, struct loom_error *err);
 int64_t loom_dataset_rows(const struct loom_dataset *d);
-/* The id column's text of row i (NULL when the schema has no id column). */
+/* The id column's text of row i, *len bytes, not NUL-terminated (NULL when
+ * the schema has no id column). */
 const char *loom_dataset_row_id(const struct loom_dataset *d, int64_t i, size_t *len);
 /* The CSV line row i came from (for messages). */
 int64_t loom_dataset_row_line(const struct loom_dataset *d, int64_t i);

@@ -64,7 +64,11 @@ LOOM_TEST(api_matches_fusion_forward)
         for (int64_t i = 0; i < b->n; i++) {
             size_t len;
             const char *id = loom_dataset_row_id(d, b->rows[i], &len);
-            ax_add_row(rows, &t, atoll(id + 1)); /* "L<line>" */
+            char line[32]; /* "L<line>", not NUL-terminated */
+            assert_true(id && len > 1 && len < sizeof line);
+            memcpy(line, id + 1, len - 1);
+            line[len - 1] = 0;
+            ax_add_row(rows, &t, atoll(line));
         }
         const loom_result *r = predict(s, rows);
         assert_int_equal(loom_result_rows(r), b->n);
