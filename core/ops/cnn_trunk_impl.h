@@ -25,10 +25,11 @@ struct trunk_shape {
     int n;
     int64_t N, C[MAXS + 1], H[MAXS], W[MAXS];
     enum trunk_mode mode;
-    bool bf16;     /* convolution inputs in bf16 */
-    bool nhwc;     /* the layout: nhwc (always with bf16), else nChw16c */
-    bool round;    /* checks only: f32, rounded to bf16 where the bf16 path converts */
-    int64_t chunk; /* checks only: photos per chunk of the first stage (0: CHUNK_L2's) */
+    bool bf16;      /* convolution inputs in bf16 */
+    bool nhwc;      /* the layout: nhwc (always with bf16), else nChw16c */
+    bool round;     /* checks only: f32, rounded to bf16 where the bf16 path converts */
+    int64_t chunk;  /* checks only: photos per chunk of the first stage (0: CHUNK_L2's) */
+    int64_t wsplit; /* checks only: backward weights split after this many photos (0: none) */
     float momentum, eps;
 };
 
