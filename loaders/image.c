@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/threads.h"
 #include "loaders/image_internal.h"
 
 #define MAX_OUTPUT_SIZE 4096
@@ -207,16 +208,26 @@ fail:
     return st;
 }
 
-void loom_image_to_chw(const uint8_t *rgb, int size, const float mean[3], const float std[3],
-                       float *out)
+/* One pass over the pixels writing the three planes, which GCC vectorises
+ * (the three strided loads deinterleaved in registers); a pass per channel
+ * was not: 7.6 -> 1.3 us a 64x64 photo (AVX-512), the same floats. It runs
+ * for every photo of a training batch (the loader thread) and of a scoring
+ * call (3% of a batch of 64 there). */
+LOOM_TARGET_CLONES
+void loom_image_to_chw(const uint8_t *restrict rgb, int size, const float mean[3],
+                       const float std[3], float *restrict out)
 {
     LOOM_ASSERT(size > 0 && std[0] > 0 && std[1] > 0 && std[2] > 0);
     size_t plane = (size_t)size * (size_t)size;
-    for (int c = 0; c < 3; c++) {
-        /* (v/255 - mean) / std = v * a + b */
-        float a = 1.0f / (255.0f * std[c]), b = -mean[c] / std[c];
-        float *o = out + c * plane;
-        for (size_t i = 0; i < plane; i++) o[i] = (float)rgb[3 * i + c] * a + b;
+    /* (v/255 - mean) / std = v * a + b */
+    float a0 = 1.0f / (255.0f * std[0]), b0 = -mean[0] / std[0];
+    float a1 = 1.0f / (255.0f * std[1]), b1 = -mean[1] / std[1];
+    float a2 = 1.0f / (255.0f * std[2]), b2 = -mean[2] / std[2];
+    float *restrict o0 = out, *restrict o1 = out + plane, *restrict o2 = out + 2 * plane;
+    for (size_t i = 0; i < plane; i++) {
+        o0[i] = (float)rgb[3 * i] * a0 + b0;
+        o1[i] = (float)rgb[3 * i + 1] * a1 + b1;
+        o2[i] = (float)rgb[3 * i + 2] * a2 + b2;
     }
 }
 

@@ -83,16 +83,22 @@ LOOM_TEST(resample_bilinear_upscale)
     assert_int_equal(out[9], 200);
 }
 
+/* 5x5: the scalar tail alone; 37x37: the vector loop and a tail. */
 LOOM_TEST(to_chw_normalises)
 {
-    uint8_t *rgb = ramp(5, 5);
-    float out[3 * 25];
-    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    loom_image_to_chw(rgb, 5, mean, std, out);
-    for (int c = 0; c < 3; c++)
-        for (int i = 0; i < 25; i++)
-            assert_near(out[c * 25 + i], (rgb[3 * i + c] / 255.0 - mean[c]) / std[c], 1e-5);
-    free(rgb);
+    static const int sizes[] = {5, 37};
+    for (int k = 0; k < 2; k++) {
+        int S = sizes[k], n = S * S;
+        uint8_t *rgb = ramp(S, S);
+        float *out = malloc((size_t)(3 * n) * sizeof *out);
+        assert_non_null(out);
+        const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+        loom_image_to_chw(rgb, S, mean, std, out);
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < n; i++)
+                assert_near(out[c * n + i], (rgb[3 * i + c] / 255.0 - mean[c]) / std[c], 1e-5);
+        free(out), free(rgb);
+    }
 }
 
 LOOM_TEST(augment_is_seeded_and_bounded)
