@@ -212,23 +212,28 @@ fail:
  * (the three strided loads deinterleaved in registers); a pass per channel
  * was not: 7.6 -> 1.3 us a 64x64 photo (AVX-512), the same floats. It runs
  * for every photo of a training batch (the loader thread) and of a scoring
- * call (3% of a batch of 64 there). */
+ * call (3% of a batch of 64 there). Static: the clones' resolver of an
+ * extern function would leave the library's exports. */
 LOOM_TARGET_CLONES
-void loom_image_to_chw(const uint8_t *restrict rgb, int size, const float mean[3],
-                       const float std[3], float *restrict out)
+static void to_chw(const uint8_t *restrict rgb, size_t plane, const float *ab, float *restrict out)
 {
-    LOOM_ASSERT(size > 0 && std[0] > 0 && std[1] > 0 && std[2] > 0);
-    size_t plane = (size_t)size * (size_t)size;
-    /* (v/255 - mean) / std = v * a + b */
-    float a0 = 1.0f / (255.0f * std[0]), b0 = -mean[0] / std[0];
-    float a1 = 1.0f / (255.0f * std[1]), b1 = -mean[1] / std[1];
-    float a2 = 1.0f / (255.0f * std[2]), b2 = -mean[2] / std[2];
+    float a0 = ab[0], b0 = ab[1], a1 = ab[2], b1 = ab[3], a2 = ab[4], b2 = ab[5];
     float *restrict o0 = out, *restrict o1 = out + plane, *restrict o2 = out + 2 * plane;
     for (size_t i = 0; i < plane; i++) {
         o0[i] = (float)rgb[3 * i] * a0 + b0;
         o1[i] = (float)rgb[3 * i + 1] * a1 + b1;
         o2[i] = (float)rgb[3 * i + 2] * a2 + b2;
     }
+}
+
+void loom_image_to_chw(const uint8_t *rgb, int size, const float mean[3], const float std[3],
+                       float *out)
+{
+    LOOM_ASSERT(size > 0 && std[0] > 0 && std[1] > 0 && std[2] > 0);
+    float ab[6]; /* (v/255 - mean) / std = v * a + b, per channel */
+    for (int c = 0; c < 3; c++)
+        ab[2 * c] = 1.0f / (255.0f * std[c]), ab[2 * c + 1] = -mean[c] / std[c];
+    to_chw(rgb, (size_t)size * (size_t)size, ab, out);
 }
 
 void loom_image_flip_h(uint8_t *rgb, int size)
