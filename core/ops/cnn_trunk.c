@@ -620,10 +620,6 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
     return true;
 }
 
-/* Stage i's backward: dnext is the gradient of its output (dh (N,C) f32 for
- * the last stage, else of its pooled output, in the layout and z's type);
- * returns the gradient of its input (NULL for the first stage or on
- * failure). */
 /* Stage i's backward weights of the photos [n0, n0 + N) added into gw, by
  * e (made for N photos, its backward weights made). */
 static bool weights_part(struct loom_ctx *c, const struct trunk_saved *sv, int i,
@@ -689,6 +685,10 @@ static bool stage_weights(struct loom_ctx *c, const struct trunk_saved *sv, int 
            weights_part(c, sv, i, e2, n1, s->N - n1, dz, gw);
 }
 
+/* Stage i's backward: dnext is the gradient of its output (dh (N,C) f32 for
+ * the last stage, else of its pooled output, in the layout and z's type);
+ * returns the gradient of its input (NULL for the first stage or on
+ * failure). */
 static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, const void *dnext)
 {
     const struct trunk_shape *s = &sv->s;
