@@ -29,7 +29,8 @@ struct trunk_shape {
     bool nhwc;      /* the layout: nhwc (always with bf16), else nChw16c */
     bool round;     /* checks only: f32, rounded to bf16 where the bf16 path converts */
     int64_t chunk;  /* checks only: photos per chunk of the first stage (0: CHUNK_L2's) */
-    int64_t wsplit; /* checks only: backward weights split after this many photos (0: none) */
+    int64_t wsplit; /* checks only: backward weights split after this many photos (0: stage_weights
+                       decides) */
     float momentum, eps;
 };
 
