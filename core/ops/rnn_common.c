@@ -57,6 +57,10 @@ bool rnn_run_init(struct rnn_run *r, struct loom_arena *a, const struct rnn_cell
     r->off[0] = 0;
     for (int64_t s = 0; s < r->maxlen; s++) r->off[s + 1] = r->off[s] + r->act[s];
     r->P = r->off[r->maxlen];
+    r->start = loom_arena_alloc(a, (size_t)(N + 1) * sizeof *r->start);
+    if (!r->start) return false;
+    r->start[0] = 0;
+    for (int64_t n = 0; n < N; n++) r->start[n + 1] = r->start[n] + len[n];
     int64_t G = cell->G, S = cell->S;
     for (int d = 0; save && d < ndir; d++) {
         r->hs[d] = falloc(a, r->P, H);
@@ -71,6 +75,24 @@ bool rnn_run_init(struct rnn_run *r, struct loom_arena *a, const struct rnn_cell
 static inline int64_t step_time(const struct rnn_run *r, int d, int64_t k, int64_t s)
 {
     return d ? r->len[r->perm[k]] - 1 - s : s;
+}
+
+/* The row of xp and dxp of packed row k's time t. */
+static inline int64_t in_row(const struct rnn_run *r, int64_t k, int64_t t)
+{
+    return r->start[r->perm[k]] + t;
+}
+
+/* x's valid steps as P rows (start's order): x itself when nothing is
+ * padded, else a packed copy from a; NULL when out of memory. */
+static const float *pack_x(const struct rnn_run *r, struct loom_arena *a, const float *x)
+{
+    if (r->P == r->N * r->T || r->nin == 0) return x;
+    float *p = falloc(a, r->P ? r->P : 1, r->nin);
+    for (int64_t n = 0; p && n < r->N; n++)
+        memcpy(p + r->start[n] * r->nin, x + n * r->T * r->nin,
+               (size_t)(r->len[n] * r->nin) * sizeof *p);
+    return p;
 }
 
 /* What a step's rows share: the run, the direction, the step, the buffers. */
@@ -146,10 +168,11 @@ static void fwd_rows(const struct rnn_step *p, int64_t k0, int64_t k1)
     float *hs = r->hs[p->d], *sv = r->save[p->d];
     const float *hprev = hs + op * H;
     for (int64_t k = k0; k < k1; k++) {
-        int64_t row = r->perm[k] * r->T + step_time(r, p->d, k, s);
+        int64_t tk = step_time(r, p->d, k, s), row = r->perm[k] * r->T + tk;
         float *h = hs + (o + k) * H;
-        cell->fwd(h, sv + (o + k) * SH, p->xp + row * XW + p->d * GH, s ? p->hp + k * GH : r->zero,
-                  p->bih, p->bhh, s ? hprev + k * H : r->zero, s ? sv + (op + k) * SH : r->zero, H);
+        cell->fwd(h, sv + (o + k) * SH, p->xp + in_row(r, k, tk) * XW + p->d * GH,
+                  s ? p->hp + k * GH : r->zero, p->bih, p->bhh, s ? hprev + k * H : r->zero,
+                  s ? sv + (op + k) * SH : r->zero, H);
         memcpy(p->y + row * OW + p->d * H, h, (size_t)H * sizeof *p->y);
     }
 }
@@ -161,15 +184,15 @@ static void infer_rows(const struct rnn_step *p, int64_t k0, int64_t k1)
     const struct rnn_cell *cell = r->cell;
     int64_t s = p->s, H = r->H, GH = cell->G * H, XW = r->ndir * GH, OW = r->ndir * H;
     for (int64_t k = k0; k < k1; k++) {
-        int64_t row = r->perm[k] * r->T + step_time(r, p->d, k, s);
+        int64_t tk = step_time(r, p->d, k, s), row = r->perm[k] * r->T + tk;
         float *h = p->h + k * H;
-        cell->fwd_inf(h, p->st + k * H, p->xp + row * XW + p->d * GH, s ? p->hp + k * GH : r->zero,
-                      p->bih, p->bhh, H);
+        cell->fwd_inf(h, p->st + k * H, p->xp + in_row(r, k, tk) * XW + p->d * GH,
+                      s ? p->hp + k * GH : r->zero, p->bih, p->bhh, H);
         memcpy(p->y + row * OW + p->d * H, h, (size_t)H * sizeof *p->y);
     }
 }
 
-/* One direction's recurrence (rnn_common.h). xp (N*T, ndir*G*H) the input
+/* One direction's recurrence (rnn_common.h). xp (P, ndir*G*H) the input
  * projection; hp (N, G*H) scratch; h, st (N,H) the carried states when
  * inferring (NULL when training). A step's rows fork only when there are
  * many of them and the directions do not already run on a thread each. */
@@ -213,28 +236,29 @@ static bool dirs_in_parallel(const struct rnn_run *r)
     return r->ndir == 2 && loom_omp_fork(2, 1);
 }
 
-/* Direction d's columns of xp (N*T, ndir*G*H) = x w_ih^T for every step:
+/* Direction d's columns of xp (P, ndir*G*H) = xk w_ih^T for every valid
+ * step (xk: pack_x's):
  * one sgemm, run by the direction's own thread when the directions run side
  * by side (no copy of both w_ih side by side: at batch 1 that copy cost as
  * much as the product; and a threaded OpenBLAS sgemm mallocs its job list). */
-static void project(const struct rnn_run *r, int d, float *xp, const float *x, const float *w_ih)
+static void project(const struct rnn_run *r, int d, float *xp, const float *xk, const float *w_ih)
 {
-    int64_t NT = r->N * r->T, nin = r->nin, GH = r->cell->G * r->H, XW = r->ndir * GH;
-    if (NT == 0 || GH == 0) return;
+    int64_t P = r->P, nin = r->nin, GH = r->cell->G * r->H, XW = r->ndir * GH;
+    if (P == 0 || GH == 0) return;
     if (nin)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NT, (int)GH, (int)nin, 1.0f, x,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)P, (int)GH, (int)nin, 1.0f, xk,
                     (int)nin, w_ih, (int)nin, 0.0f, xp + d * GH, (int)XW);
     else
-        for (int64_t i = 0; i < NT; i++) memset(xp + i * XW + d * GH, 0, (size_t)GH * sizeof *xp);
+        for (int64_t i = 0; i < P; i++) memset(xp + i * XW + d * GH, 0, (size_t)GH * sizeof *xp);
 }
 
 /* Direction d: its input projection, then its recurrence, in its share of
  * the buffers of forward(). */
-static void run_dir(const struct rnn_run *r, int d, float *y, float *xp, const float *x, float *hp,
+static void run_dir(const struct rnn_run *r, int d, float *y, float *xp, const float *xk, float *hp,
                     float *h, float *st, const struct rnn_dir *w)
 {
     int64_t N = r->N, H = r->H, GH = r->cell->G * H;
-    project(r, d, xp, x, w[d].w_ih);
+    project(r, d, xp, xk, w[d].w_ih);
     forward_dir(r, d, y, xp, hp + d * N * GH, h ? h + d * N * H : NULL, st ? st + d * N * H : NULL,
                 &w[d]);
 }
@@ -244,15 +268,16 @@ static bool forward(const struct rnn_run *r, struct loom_arena *a, float *y, con
 {
     int64_t N = r->N, T = r->T, H = r->H, GH = r->cell->G * H, OW = r->ndir * H;
     struct loom_arena_mark m = loom_arena_mark(a);
-    float *xp = falloc(a, N * T, r->ndir * GH), *hp = falloc(a, r->ndir * N, GH);
+    float *xp = falloc(a, r->P ? r->P : 1, r->ndir * GH), *hp = falloc(a, r->ndir * N, GH);
     float *h = infer ? falloc(a, r->ndir * N, H) : NULL;
     float *st = infer ? falloc(a, r->ndir * N, H) : NULL;
-    if (!xp || !hp || (infer && (!h || !st))) return false;
+    const float *xk = pack_x(r, a, x);
+    if (!xp || !hp || !xk || (infer && (!h || !st))) return false;
     if (dirs_in_parallel(r)) {
 #pragma omp parallel for num_threads(2)
-        for (int d = 0; d < 2; d++) run_dir(r, d, y, xp, x, hp, h, st, w);
+        for (int d = 0; d < 2; d++) run_dir(r, d, y, xp, xk, hp, h, st, w);
     } else {
-        for (int d = 0; d < r->ndir; d++) run_dir(r, d, y, xp, x, hp, h, st, w);
+        for (int d = 0; d < r->ndir; d++) run_dir(r, d, y, xp, xk, hp, h, st, w);
     }
     /* Steps at or past a row's length give zeros. */
     for (int64_t n = 0; n < N; n++)
@@ -300,11 +325,11 @@ static void bwd_rows(const struct rnn_bstep *p, int64_t k0, int64_t k1)
     int64_t XW = r->ndir * GH, OW = r->ndir * H, o = r->off[s], op = s ? r->off[s - 1] : 0;
     const float *sv = r->save[d], *hprev = r->hs[d] + op * H;
     for (int64_t k = k0; k < k1; k++) {
-        int64_t row = r->perm[k] * r->T + step_time(r, p->d, k, s);
+        int64_t tk = step_time(r, p->d, k, s), row = r->perm[k] * r->T + tk;
         float *dhk = p->dh + k * H;
         const float *dyk = p->dy + row * OW + d * H;
         for (int64_t j = 0; j < H; j++) dhk[j] += dyk[j];
-        cell->bwd(p->dxp + row * XW + d * GH, p->dgh + k * GH, dhk, p->dc + k * H,
+        cell->bwd(p->dxp + in_row(r, k, tk) * XW + d * GH, p->dgh + k * GH, dhk, p->dc + k * H,
                   sv + (o + k) * SH, s ? sv + (op + k) * SH : r->zero, s ? hprev + k * H : r->zero,
                   H);
     }
@@ -348,12 +373,12 @@ bool rnn_backward(const struct rnn_run *r, struct loom_arena *a, float *dx,
     int64_t N = r->N, T = r->T, nin = r->nin, H = r->H, GH = cell->G * H;
     int64_t XW = r->ndir * GH, ND = r->ndir * N;
     struct loom_arena_mark m = loom_arena_mark(a);
-    float *dxp = falloc(a, N * T, XW), *dgh = falloc(a, ND, GH);
+    /* every row of dxp (a valid step: padded ones have no gradient) is
+     * written below */
+    int64_t P = r->P;
+    float *dxp = falloc(a, P ? P : 1, XW), *dgh = falloc(a, ND, GH);
     float *dh = falloc(a, ND, H), *dc = falloc(a, ND, H);
     if (!dxp || !dgh || !dh || !dc) return false;
-    /* Padded steps have no gradient; valid ones are all written below. */
-    for (int64_t n = 0; n < N; n++)
-        memset(dxp + (n * T + r->len[n]) * XW, 0, (size_t)((T - r->len[n]) * XW) * sizeof *dxp);
     if (dirs_in_parallel(r)) {
 #pragma omp parallel for num_threads(2)
         for (int d = 0; d < 2; d++)
@@ -364,15 +389,29 @@ bool rnn_backward(const struct rnn_run *r, struct loom_arena *a, float *dx,
             backward_dir(r, d, dxp, dgh + d * N * GH, dh + d * N * H, dc + d * N * H, dy, &w[d],
                          &g[d]);
     }
-    /* The input side of every step at once, per direction. */
-    for (int d = 0; d < r->ndir && N * T > 0; d++) {
-        if (g[d].b_ih) add_colsum(g[d].b_ih, dxp + d * GH, N * T, GH, XW);
+    /* The input side of every valid step at once, per direction; dx through
+     * a packed copy (added into its valid rows) when steps are padded. */
+    const float *xk = P > 0 && nin ? pack_x(r, a, x) : x;
+    bool packed = P != N * T;
+    float *dxk = dx && packed && P > 0 && nin ? falloc(a, P, nin) : dx;
+    if (!xk || (dx && !dxk)) return false;
+    for (int d = 0; d < r->ndir && P > 0; d++) {
+        if (g[d].b_ih) add_colsum(g[d].b_ih, dxp + d * GH, P, GH, XW);
         if (g[d].w_ih && nin)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)GH, (int)nin, (int)(N * T),
-                        1.0f, dxp + d * GH, (int)XW, x, (int)nin, 1.0f, g[d].w_ih, (int)nin);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)GH, (int)nin, (int)P, 1.0f,
+                        dxp + d * GH, (int)XW, xk, (int)nin, 1.0f, g[d].w_ih, (int)nin);
         if (dx && nin && GH)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(N * T), (int)nin, (int)GH,
-                        1.0f, dxp + d * GH, (int)XW, w[d].w_ih, (int)nin, 1.0f, dx, (int)nin);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)nin, (int)GH, 1.0f,
+                        dxp + d * GH, (int)XW, w[d].w_ih, (int)nin, packed && d == 0 ? 0.0f : 1.0f,
+                        dxk, (int)nin);
+    }
+    if (dx && packed && P > 0 && nin) {
+        if (!GH) memset(dxk, 0, (size_t)(P * nin) * sizeof *dxk);
+        for (int64_t n = 0; n < N; n++) {
+            float *o = dx + n * T * nin;
+            const float *q = dxk + r->start[n] * nin;
+            for (int64_t i = 0; i < r->len[n] * nin; i++) o[i] += q[i];
+        }
     }
     loom_arena_release(a, m);
     return true;

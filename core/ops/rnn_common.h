@@ -10,15 +10,18 @@
  *   sort), so at step s the rows still running are the prefix k < act[s] in
  *   both directions: the forward direction is at time s, the reverse one at
  *   time len-1-s. Finished rows cost nothing and need no mask.
- * - The input projection of all N*T steps and both directions is one sgemm
- *   into xp (N*T, ndir*G*H); each step then does one recurrent sgemm over
- *   its act[s] running rows and one fused loop of gate nonlinearities.
+ * - The input projection of every valid step (P = sum(len) of them: padded
+ *   steps are left out, 40% of N*T for texts of 8-48 tokens in 48) and both
+ *   directions is one sgemm into xp (P, ndir*G*H), row n's step t at row
+ *   start[n] + t; each step then does one recurrent sgemm over its act[s]
+ *   running rows and one fused loop of gate nonlinearities.
  * - States are "packed" as PyTorch's PackedSequence: step s owns rows
  *   off[s] .. off[s]+act[s]-1 of hs (P,H) and save (P,S*H), P = sum(len), so
  *   the previous step's h is a contiguous matrix for the next sgemm.
  * - Backward through time: per step, the recurrent part (dW_hh with one
  *   sgemm, dh_prev = dgh W_hh); the input part is gathered in dxp (N*T,
- *   ndir*G*H) and becomes dx and dW_ih in one sgemm each at the end.
+ *   ndir*G*H), packed as xp) and becomes dx and dW_ih in one sgemm each at
+ *   the end.
  * - Inference (nothing requires grad) keeps no packed states: each direction
  *   carries h and the cell's state (N,H) in place, row k of the packed order
  *   in row k, and the step is the cell's fwd_inf, the same arithmetic as fwd
@@ -87,6 +90,7 @@ struct rnn_run {
     int32_t *perm;      /* (N) rows by decreasing length */
     int64_t *act;       /* (maxlen) rows running at step s */
     int64_t *off;       /* (maxlen + 1) packed offset of step s; off[maxlen] = P */
+    int64_t *start;     /* (N + 1): row n's steps are rows start[n] + t of xp, dxp */
     int64_t P, maxlen;
     float *hs[2], *save[2], *zero; /* packed (P,H), (P,S*H) (NULL without save);
                                       zero (max(G,S)*H) */
