@@ -87,6 +87,14 @@ size_t loom_cnn_prim_arg_bytes(const struct loom_cnn_prim *p, int id)
     return md && md->ndims > 0 ? dnnl_memory_desc_get_size(md) : 0;
 }
 
+bool loom_cnn_prim_impl_has(const struct loom_cnn_prim *p, const char *part)
+{
+    const char *impl = NULL;
+    return p->pd &&
+           dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+           impl && strstr(impl, part);
+}
+
 bool loom_cnn_prim_run(struct loom_ctx *c, struct loom_cnn_prim *p, void *const *bufs,
                        const char *what)
 {

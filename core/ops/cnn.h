@@ -61,6 +61,9 @@ bool loom_cnn_prim_init_relu(struct loom_ctx *c, struct loom_cnn_prim *p,
                              bool relu, int nargs, const int *ids, const char *what);
 /* Bytes of argument id (0 when unused): workspaces, statistics. */
 size_t loom_cnn_prim_arg_bytes(const struct loom_cnn_prim *p, int id);
+/* Whether the implementation oneDNN chose for p has `part` in its name
+ * ("wino" for its Winograd convolutions, "wino_4x3", "wino_2x3"). */
+bool loom_cnn_prim_impl_has(const struct loom_cnn_prim *p, const char *part);
 /* Run p with bufs[i] the buffer of argument ids[i] (NULL for unused ones). */
 bool loom_cnn_prim_run(struct loom_ctx *c, struct loom_cnn_prim *p, void *const *bufs,
                        const char *what);

@@ -647,14 +647,6 @@ static struct stage_prims *part_prims(struct loom_ctx *c, const struct trunk_sha
     return e && stage_bwd_init(c, e, &p, i, false) ? e : NULL;
 }
 
-/* Whether a primitive is one of oneDNN's Winograd convolutions. */
-static bool is_wino(const struct loom_cnn_prim *p)
-{
-    const char *impl = NULL;
-    return dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-           impl && strstr(impl, "wino");
-}
-
 /* Stage i's backward weights added into gw (e: the stage's primitives).
  * oneDNN 2.6's Winograd backward weights takes, for some batch sizes
  * (mostly primes and odd numbers: 215, 227, 239, 241, 249, 251, 254, 265,
@@ -670,18 +662,18 @@ static bool stage_weights(struct loom_ctx *c, const struct trunk_saved *sv, int 
                           struct stage_prims *e, const void *dz, float *gw)
 {
     const struct trunk_shape *s = &sv->s;
-    int64_t n1 = s->wsplit;
-    struct stage_prims *e1 = NULL;
-    if (!n1 && s->N > 16 && stage_alg(s, i) == dnnl_convolution_winograd &&
-        !is_wino(&e->bwd_weights)) {
+    int64_t n1 = s->wsplit < s->N ? s->wsplit : 0; /* the checks' split, else: */
+    if (!s->wsplit && s->N > 16 && stage_alg(s, i) == dnnl_convolution_winograd &&
+        !loom_cnn_prim_impl_has(&e->bwd_weights, "wino")) {
         n1 = s->N % 16 ? s->N - s->N % 16 : s->N - 16;
-        if (!(e1 = part_prims(c, s, i, n1))) return false;
-        if (!is_wino(&e1->bwd_weights)) n1 = 0; /* no better */
+        struct stage_prims *e1 = part_prims(c, s, i, n1);
+        if (!e1) return false;
+        if (!loom_cnn_prim_impl_has(&e1->bwd_weights, "wino")) n1 = 0; /* no better */
     }
-    if (n1 <= 0 || n1 >= s->N) return weights_part(c, sv, i, e, 0, s->N, dz, gw);
-    struct stage_prims *e2 = NULL;
-    return (e1 || (e1 = part_prims(c, s, i, n1))) && weights_part(c, sv, i, e1, 0, n1, dz, gw) &&
-           (e2 = part_prims(c, s, i, s->N - n1)) &&
+    if (n1 == 0) return weights_part(c, sv, i, e, 0, s->N, dz, gw);
+    struct stage_prims *e1 = part_prims(c, s, i, n1),
+                       *e2 = e1 ? part_prims(c, s, i, s->N - n1) : NULL;
+    return e2 && weights_part(c, sv, i, e1, 0, n1, dz, gw) &&
            weights_part(c, sv, i, e2, n1, s->N - n1, dz, gw);
 }
 

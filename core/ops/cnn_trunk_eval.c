@@ -84,11 +84,7 @@ static bool eval_prim(struct loom_ctx *c, struct loom_cnn_prim *p, const dnnl_co
     if (two) omp_set_num_threads(2);
     bool ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
     if (two) omp_set_num_threads(nt);
-    const char *impl = NULL;
-    if (!ok || !wino || !single || N < 2 ||
-        dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success ||
-        !impl || !strstr(impl, "wino_2x3"))
-        return ok;
+    if (!ok || !wino || !single || N < 2 || !loom_cnn_prim_impl_has(p, "wino_2x3")) return ok;
     loom_cnn_prim_done(p);
     omp_set_num_threads(1);
     ok = loom_cnn_prim_init_relu(c, p, d, NULL, true, 4, ids, "cnn_trunk evaluation");
@@ -121,10 +117,7 @@ static bool eval_init(struct loom_ctx *c, struct eval_stage *e, const struct tru
         return false;
     if (!eval_prim(c, &e->fwd, &d, ids, wino, lane >= 0 || omp_get_max_threads() == 1, s->N))
         return false;
-    const char *impl = NULL;
-    e->nt =
-        dnnl_primitive_desc_query(e->fwd.pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl && strstr(impl, "wino_4x3");
+    e->nt = loom_cnn_prim_impl_has(&e->fwd, "wino_4x3");
     if (!loom_cnn_reorder_init(c, &e->w, &m.pw, trunk_arg_md(&e->fwd, DNNL_ARG_WEIGHTS), false) ||
         (i == 0 &&
          !loom_cnn_reorder_init(c, &e->x_in, &m.px, trunk_arg_md(&e->fwd, DNNL_ARG_SRC), false)))
