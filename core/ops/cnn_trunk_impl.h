@@ -54,6 +54,12 @@ void *trunk_arena(struct loom_ctx *c, size_t bytes);
  * reordered copy (arena). */
 void *trunk_reorder_in(struct loom_ctx *c, struct loom_cnn_reorder *r, const void *src);
 
+/* The op with its precision and layout given (bf16 implies nhwc), and the
+ * checks' knobs (round, chunk, wsplit: trunk_shape's). */
+struct loom_tensor *trunk_op(struct loom_ctx *c, struct loom_tensor *x, int nstages,
+                             const struct loom_cnn_stage *st, float momentum, float eps, bool bf16,
+                             bool nhwc, bool round, int64_t chunk, int64_t wsplit);
+
 /* Photos per run of the evaluation's primitives at most (cnn_trunk_eval.c). */
 #define EVAL_CHUNK 64
 
