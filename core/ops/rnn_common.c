@@ -29,6 +29,12 @@ static float *falloc(struct loom_arena *a, int64_t n, int64_t m)
     return loom_arena_alloc(a, bytes);
 }
 
+/* Whether x's valid steps are not all of its rows (then packed: pack_x). */
+static bool padded(const struct rnn_run *r)
+{
+    return r->P != r->N * r->T && r->nin > 0;
+}
+
 bool rnn_run_init(struct rnn_run *r, struct loom_arena *a, const struct rnn_cell *cell, int64_t N,
                   int64_t T, int64_t nin, int64_t H, int ndir, const int32_t *len, bool save)
 {
@@ -67,6 +73,7 @@ bool rnn_run_init(struct rnn_run *r, struct loom_arena *a, const struct rnn_cell
         r->save[d] = falloc(a, r->P, S * H);
         if (!r->hs[d] || !r->save[d]) return false;
     }
+    if (save && padded(r) && !(r->xk = falloc(a, r->P ? r->P : 1, nin))) return false;
     r->zero = loom_arena_calloc(a, (size_t)(LOOM_MAX(G, S) * H), sizeof(float));
     return r->zero != NULL;
 }
@@ -84,11 +91,12 @@ static inline int64_t in_row(const struct rnn_run *r, int64_t k, int64_t t)
 }
 
 /* x's valid steps as P rows (start's order): x itself when nothing is
- * padded, else a packed copy from a; NULL when out of memory. */
+ * padded, else a packed copy, into r->xk (kept for the backward) or from
+ * a; NULL when out of memory. */
 static const float *pack_x(const struct rnn_run *r, struct loom_arena *a, const float *x)
 {
-    if (r->P == r->N * r->T || r->nin == 0) return x;
-    float *p = falloc(a, r->P ? r->P : 1, r->nin);
+    if (!padded(r)) return x;
+    float *p = r->xk ? r->xk : falloc(a, r->P ? r->P : 1, r->nin);
     for (int64_t n = 0; p && n < r->N; n++)
         memcpy(p + r->start[n] * r->nin, x + n * r->T * r->nin,
                (size_t)(r->len[n] * r->nin) * sizeof *p);
@@ -391,10 +399,10 @@ bool rnn_backward(const struct rnn_run *r, struct loom_arena *a, float *dx,
     }
     /* The input side of every valid step at once, per direction; dx through
      * a packed copy (added into its valid rows) when steps are padded. */
-    const float *xk = P > 0 && nin ? pack_x(r, a, x) : x;
+    const float *xk = padded(r) ? r->xk : x; /* packed by the forward */
     bool packed = P != N * T;
     float *dxk = dx && packed && P > 0 && nin ? falloc(a, P, nin) : dx;
-    if (!xk || (dx && !dxk)) return false;
+    if (dx && !dxk) return false;
     for (int d = 0; d < r->ndir && P > 0; d++) {
         if (g[d].b_ih) add_colsum(g[d].b_ih, dxp + d * GH, P, GH, XW);
         if (g[d].w_ih && nin)

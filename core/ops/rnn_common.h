@@ -91,6 +91,8 @@ struct rnn_run {
     int64_t *act;       /* (maxlen) rows running at step s */
     int64_t *off;       /* (maxlen + 1) packed offset of step s; off[maxlen] = P */
     int64_t *start;     /* (N + 1): row n's steps are rows start[n] + t of xp, dxp */
+    float *xk;          /* (P, nin): x's valid steps, packed by the forward for the
+                           backward (a run with save whose steps are padded), else NULL */
     int64_t P, maxlen;
     float *hs[2], *save[2], *zero; /* packed (P,H), (P,S*H) (NULL without save);
                                       zero (max(G,S)*H) */
