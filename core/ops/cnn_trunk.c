@@ -23,19 +23,23 @@
  * inputs and of every weight are f32. The first convolution reads x as it is (nChw16c: oneDNN
  * takes nchw for a few input channels) or one reorder of it (nhwc).
  *
- * Training, per stage: z = conv(a, w); the statistics of z (one read);
- * a' = pool(relu(bn(z))) (one read of z, a write of a quarter of it) or, on
- * the last stage, h = the mean over H, W of relu(bn(z)). Backward keeps z,
- * each stage's input and the statistics, not the ReLU's output nor the
- * pool's argmax: both are recomputed from z (reading z again costs less than
- * writing and reading a mask). With more than one stage the first z is not
+ * Training, per stage: z = conv(a, w); one read of z for its statistics
+ * and, on a pooled stage, each 2x2 window's value that the pool will pick
+ * (ext, a quarter of z: the window's maximum of z where gamma > 0, its
+ * minimum where gamma < 0; bn is monotone, cnn_trunk_pass.h); then a' =
+ * relu(bn(ext)), the pool's output, from ext alone; on the last stage h =
+ * the mean over H, W of relu(bn(z)) (a second read). Backward keeps z, ext,
+ * each stage's input and the statistics; its first pass (the sums of batch
+ * norm's backward) reads ext and the pool's gradient, a quarter of z's size
+ * each, and only the second (dz) reads z, recomputing the ReLU's mask and
+ * the window's choice from it. With more than one stage the first z is not
  * kept (trunk_saved.recompute): the backward runs the first convolution
  * again into its place in the arena. Training convolutions are Winograd
  * where stage_alg and conv_implemented allow.
  * Backward, per stage from the last: with r = relu(bn(z)) and g the
- * gradient of the pool's output given to each window's first maximum of r
- * (the last stage: dh / (H W) everywhere), dr = g 1[bn(z) > 0]; one pass for
- * sum dr and sum dr (z - mean), one writing dz = k (dr - sum dr / M - (z -
+ * gradient of the pool's output given to each window's ext (the last stage:
+ * dh / (H W) everywhere), dr = g 1[bn(z) > 0]; one pass for sum dr and sum
+ * dr (z - mean) (over ext on a pooled stage), one writing dz = k (dr - sum dr / M - (z -
  * mean) inv^2 sum dr (z - mean) / M) with k = gamma inv, inv = 1 / sqrt(var
  * + eps) (batch_norm.c's derivation; evaluation: dz = k dr), in place of z;
  * then oneDNN's backward weights and backward data.
@@ -286,6 +290,8 @@ struct trunk_saved {
     struct loom_cnn_stage st[MAXS];
     struct trunk_shape s;
     void *z[MAXS];                 /* each stage's convolution output (bf16 or f32) */
+    void *ext[MAXS];               /* a pooled stage's window values (trunk_pass_stats) */
+    float *sg[MAXS];               /* their signs (per channel) */
     const void *src[MAXS];         /* each stage's input, as its convolution read it */
     float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
     /* The first stage's z is not kept when the trunk has more stages (the
@@ -371,15 +377,28 @@ static void bn_map(const struct loom_cnn_stage *g, const struct trunk_shape *s, 
     }
 }
 
+/* sg (G B) = the sign of bn's scale per channel: gamma's (the scale is
+ * gamma / sqrt(var + eps)), 1 in evaluation with folded weights. */
+static void bn_signs(const struct loom_cnn_stage *g, const struct trunk_shape *s, float *sg)
+{
+    for (int64_t ch = 0; ch < g->gamma->size; ch++) {
+        float v = g->gamma->data[ch];
+        sg[ch] = s->mode == TRUNK_FOLD || v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
+    }
+}
+
 /* ---- the first stage in chunks ----
  * The first stage's z is the largest array of the step (32 channels at full
  * size: 63 MB in bf16 for the reference's 242 photos) and the cheapest to
  * compute (3 input channels). Instead of being written to memory whole and
- * read back by each of four passes (statistics and pool; backward: sums,
- * then dz and the backward weights), the stage runs in chunks of photos
- * whose z fits the cores' L2 (CHUNK_L2 a thread), each pass recomputing its
- * chunk's convolution: four forward convolutions of the first stage instead
- * of two, and z never leaves the caches. In training (and with gradients)
+ * read back by two passes (the forward's statistics and ext; the backward's
+ * dz, which the backward weights then read), the stage runs in chunks of
+ * photos whose z fits the cores' L2 (CHUNK_L2 a thread), the backward
+ * recomputing each chunk's convolution: two forward convolutions of the
+ * first stage instead of one, and z never leaves the caches. (Before ext,
+ * the pool's output and the backward's sums each read z too: four forward
+ * convolutions; ext made bf16 training 465 -> 522 rows/s and fp32 293 ->
+ * 336, two alternating pairs.) In training (and with gradients)
  * with more than one stage, when x needs no gradient (its backward data
  * would need z whole). */
 #define CHUNK_L2 ((int64_t)1 << 20)
@@ -469,53 +488,35 @@ static int chunk_conv(struct loom_ctx *c, const struct trunk_saved *sv, struct c
 }
 
 /* The first stage's forward in chunks: the statistics (training) into mean,
- * var, then out = its pooled output; sc, sh as trunk_forward's. */
-static bool chunks_forward(struct loom_ctx *c, struct trunk_saved *sv, void *out, float *mean,
-                           float *var, float *sc, float *sh)
+ * var and the windows' values into ext, then out = its pooled output from
+ * ext; sc, sh, sg as trunk_forward's. */
+static bool chunks_forward(struct loom_ctx *c, struct trunk_saved *sv, void *out, void *ext,
+                           float *mean, float *var, float *sc, float *sh, const float *sg)
 {
     const struct trunk_shape *s = &sv->s;
-    const struct loom_cnn_stage *g = &sv->st[0];
     struct chunks k;
     struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
+    struct act p = act_make(s->N, s->C[1], s->H[1], s->W[1], s->nhwc);
     if (!chunks_init(c, sv, false, &k) || !(k.x = sv->src[0] = chunks_x(c, sv, &k))) return false;
     bool bf = s->bf16;
-    if (s->mode == TRUNK_TRAIN) {
-        float *sk = per_channel(c, &a), *part = trunk_arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
-        if (!sk || !part) return false;
-        for (int64_t n0 = 0; n0 < s->N; n0 += k.nc) {
-            if (chunk_conv(c, sv, &k, n0, &q) < 0) return false;
-            if (n0 == 0) stats_shift(sk, k.z, bf, &q);
-            trunk_pass_stats(part + n0 * a.G * 2 * a.B, k.tl, bf, k.z, sk, &q);
-        }
-        if (!stats_finish(c, sv, 0, part, sk, &a, mean, var)) return false;
-    }
-    bn_map(g, s, mean, var, sc, sh);
-    int64_t po = a.G * (s->H[1]) * (s->W[1]) * a.B; /* a photo's pooled output */
+    float *sk = per_channel(c, &a), *part = trunk_arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
+    if (!sk || !part) return false;
+    int64_t po = p.G * p.H * p.W * p.B; /* a photo's pooled output */
     for (int64_t n0 = 0; n0 < s->N; n0 += k.nc) {
         if (chunk_conv(c, sv, &k, n0, &q) < 0) return false;
-        trunk_pass_pool(trunk_elt(out, n0 * po, bf), k.tl, bf, k.z, sc, sh, &q);
+        if (n0 == 0) stats_shift(sk, k.z, bf, &q);
+        trunk_pass_stats(part + n0 * a.G * 2 * a.B, trunk_elt(ext, n0 * po, bf), k.tl, bf, k.z, sk,
+                         sg, &q);
     }
-    round_in_place(s, out, s->N * po);
+    if (s->mode == TRUNK_TRAIN && !stats_finish(c, sv, 0, part, sk, &a, mean, var)) return false;
+    bn_map(&sv->st[0], s, mean, var, sc, sh);
+    trunk_pass_bn_relu(out, k.tl, bf, ext, sc, sh, &p);
+    round_in_place(s, out, act_len(&p));
     return true;
 }
 
-/* The first stage's backward in chunks, pass 1: part = the sums of each
- * plane (pass_pool_sums); da: the gradient of the pooled output. */
-static bool chunks_sums(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
-                        const void *da, float *part, const struct bwd_coef *f)
-{
-    const struct trunk_shape *s = &sv->s;
-    struct act a = act_make(s->N, s->C[1], s->H[0], s->W[0], s->nhwc), q;
-    int64_t po = a.G * s->H[1] * s->W[1] * a.B; /* a photo's pooled output */
-    for (int64_t n0 = 0; n0 < s->N; n0 += k->nc) {
-        if (chunk_conv(c, sv, k, n0, &q) < 0) return false;
-        trunk_pass_pool_sums(part + n0 * a.G * 2 * a.B, k->tl, trunk_elt(da, n0 * po, s->bf16),
-                             s->bf16, k->z, f, &q);
-    }
-    return true;
-}
-
-/* Pass 2: each chunk's dz, and its backward weights added into gw. */
+/* The backward: each chunk's dz (its convolution run again), and its
+ * backward weights added into gw. */
 static bool chunks_dz(struct loom_ctx *c, const struct trunk_saved *sv, struct chunks *k,
                       const void *da, const struct bwd_coef *f, float *gw)
 {
@@ -553,8 +554,11 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         /* what outlives z when it is dropped comes first */
         float *stats = trunk_arena(c, (size_t)a.C * 2 * sizeof *stats);
         void *out = last ? NULL : trunk_arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
-        float *sc = per_channel(c, &a), *sh = per_channel(c, &a);
-        if (!stats || (!last && !out) || !sc || !sh) return false;
+        void *ext = last ? NULL : trunk_arena(c, (size_t)act_len(&p) * (bf ? 2 : 4));
+        float *sc = per_channel(c, &a), *sh = per_channel(c, &a), *sg = per_channel(c, &a);
+        if (!stats || (!last && (!out || !ext)) || !sc || !sh || !sg) return false;
+        bn_signs(g, s, sg);
+        sv->ext[i] = ext, sv->sg[i] = sg;
         float *mean = stats, *var = stats + a.C;
         sv->mean[i] = mean, sv->var[i] = var;
         if (s->mode != TRUNK_TRAIN) {
@@ -562,7 +566,7 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
             memcpy(var, g->var->data, (size_t)a.C * sizeof *var);
         }
         if (i == 0 && sv->nc) { /* chunk_photos: not the last stage */
-            if (!chunks_forward(c, sv, out, mean, var, sc, sh)) return false;
+            if (!chunks_forward(c, sv, out, ext, mean, var, sc, sh, sg)) return false;
             src = out;
             continue;
         }
@@ -586,13 +590,14 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
                                "cnn_trunk forward"))
             return false;
         round_in_place(s, z, act_len(&a));
-        if (s->mode == TRUNK_TRAIN) {
+        if (s->mode == TRUNK_TRAIN || !last) { /* the statistics and ext */
             float *sk = per_channel(c, &a),
                   *part = trunk_arena(c, (size_t)(a.N * a.G * 2 * a.B) * 4);
             if (!sk || !part) return false;
             stats_shift(sk, z, bf, &a);
-            trunk_pass_stats(part, tl, bf, z, sk, &a);
-            if (!stats_finish(c, sv, i, part, sk, &a, mean, var)) return false;
+            trunk_pass_stats(part, ext, tl, bf, z, sk, sg, &a);
+            if (s->mode == TRUNK_TRAIN && !stats_finish(c, sv, i, part, sk, &a, mean, var))
+                return false;
         }
         bn_map(g, s, mean, var, sc, sh);
         sv->z[i] = z, sv->src[i] = src;
@@ -601,7 +606,7 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
             if (!part) return false;
             trunk_pass_gap(h, part, tl, bf, z, sc, sh, &a);
         } else {
-            trunk_pass_pool(out, tl, bf, z, sc, sh, &a);
+            trunk_pass_bn_relu(out, tl, bf, ext, sc, sh, &p);
             round_in_place(s, out, act_len(&p));
             src = out;
         }
@@ -716,7 +721,7 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
             return NULL;
         round_in_place(s, z, act_len(&a));
     }
-    struct bwd_coef f = {sc, sh, mu, k, c1, c2};
+    struct bwd_coef f = {sc, sh, mu, k, c1, c2, sv->sg[i]};
     if (last) { /* dh / (H W) per (n, channel of the layout) */
         if (!(gs = trunk_arena(c, (size_t)NGB * sizeof *gs))) return NULL;
         memset(gs, 0, (size_t)NGB * sizeof *gs);
@@ -725,10 +730,9 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
                 gs[(n * a.G + ch / a.B) * a.B + ch % a.B] =
                     ((const float *)dnext)[n * C + ch] / (float)HW;
         trunk_pass_gap_sums(part, tl, gs, bf, z, &f, &a);
-    } else if (chunked) {
-        if (!chunks_sums(c, sv, &ck, dnext, part, &f)) return NULL;
     } else {
-        trunk_pass_pool_sums(part, tl, dnext, bf, z, &f, &a);
+        struct act p = act_make(s->N, C, s->H[i + 1], s->W[i + 1], s->nhwc);
+        trunk_pass_pool_sums(part, tl, dnext, bf, sv->ext[i], &f, &p);
     }
     trunk_reduce_part(s1, s2, part, &a);
     for (int64_t ch = 0; ch < C; ch++) {

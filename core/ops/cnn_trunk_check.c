@@ -221,7 +221,10 @@ static enum loom_status ref_case_run(struct loom_ctx *c, struct loom_rng *r, str
         loom_check_rand(&q[0], r, O * t->C[i] * 9);
         for (int j = 1; j < 5; j++) loom_check_rand(&q[j], r, O);
         for (int64_t o = 0; o < O; o++) {
-            q[1].p[o] = 1.0f + 0.5f * q[1].p[o]; /* gamma around 1 */
+            /* gamma around 1, around -1 (the pools pick each window's
+             * minimum of z) or 0 (its first value) */
+            float g = 1.0f + 0.5f * q[1].p[o];
+            q[1].p[o] = o % 3 == 1 ? -g : o % 7 == 5 ? 0.0f : g;
             q[4].p[o] = 1.0f + 0.5f * q[4].p[o]; /* a variance */
         }
     }

@@ -51,41 +51,80 @@ static void add_to(float *restrict acc, const float *restrict v, int64_t n)
     for (int64_t i = 0; i < n; i++) acc[i] += v[i];
 }
 
-/* s1, s2 (B) = sums over HW pixels of z - k and (z - k)^2 (k a shift per
- * channel against cancellation in E[z^2] - E[z]^2). */
-TRUNK_CLONES static void stats_plane(float *restrict s1, const float *restrict zp,
-                                     const float *restrict k, int64_t HW, int64_t B)
+/* Which of a window's four values is its first extreme by sign sg (+1: the
+ * maximum, -1: the minimum, 0: the first value), as a float 0..3 (float
+ * selects keep the loop vectorised); its value in *zk. Under bn(z) = sc z +
+ * sh with sc of sign sg, that value's bn is the window's maximum (bn is
+ * monotone; rounding keeps it non-decreasing), so the pool's output is
+ * relu(bn(zk)) and its gradient goes to that value. */
+TRUNK_INLINE float window_ext(float z0, float z1, float z2, float z3, float sg, float *zk)
 {
-    float *restrict s2 = s1 + B;
-    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-    for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-        for (int64_t b = 0; b < B; b++) {
-            float d = zp[i * B + b] - k[b];
-            s1[b] += d;
-            s2[b] += d * d;
-        }
-    }
+    float m = sg * z0, v, k = 0.0f, e = z0;
+    v = sg * z1, k = v > m ? 1.0f : k, e = v > m ? z1 : e, m = v > m ? v : m;
+    v = sg * z2, k = v > m ? 2.0f : k, e = v > m ? z2 : e, m = v > m ? v : m;
+    v = sg * z3, k = v > m ? 3.0f : k, e = v > m ? z3 : e;
+    *zk = e;
+    return k;
 }
 
-void trunk_pass_stats(float *part, float *tl, bool bf, const void *z, const float *k,
-                      const struct act *a)
+/* s1, s2 (B) = sums over the plane's pixels of z - k and (z - k)^2 (k a
+ * shift per channel against cancellation in E[z^2] - E[z]^2); with e, also
+ * e (H/2, W/2, B) = each 2x2 window's extreme by sign sg (window_ext). A
+ * last odd row or column is outside every window. */
+TRUNK_CLONES static void stats_plane(float *restrict s1, float *restrict e,
+                                     const float *restrict zp, const float *restrict k,
+                                     const float *restrict sg, const struct act *a)
 {
-    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
+    int64_t H = a->H, W = a->W, B = a->B, Ho = e ? H / 2 : 0, Wo = e ? W / 2 : 0;
+    float *restrict s2 = s1 + B;
+    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t j = 0; j < Wo; j++) {
+            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
+                        *p3 = p2 + B;
+            float *o = e + (i * Wo + j) * B;
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float z0 = p0[b], z1 = p1[b], z2 = p2[b], z3 = p3[b];
+                float d0 = z0 - k[b], d1 = z1 - k[b], d2 = z2 - k[b], d3 = z3 - k[b];
+                s1[b] += (d0 + d1) + (d2 + d3);
+                s2[b] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
+                window_ext(z0, z1, z2, z3, sg[b], &o[b]);
+            }
+        }
+    for (int64_t h = 0; h < H; h++) /* what no window covers (all without e) */
+        for (int64_t w = h < 2 * Ho ? 2 * Wo : 0; w < W; w++) {
+#pragma omp simd
+            for (int64_t b = 0; b < B; b++) {
+                float d = zp[(h * W + w) * B + b] - k[b];
+                s1[b] += d;
+                s2[b] += d * d;
+            }
+        }
+}
+
+void trunk_pass_stats(float *part, void *ext, float *tl, bool bf, const void *z, const float *k,
+                      const float *sg, const struct act *a)
+{
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         float *s1 = part + ng * 2 * B;
-        const float *kg = k + ng % a->G * B;
+        const float *kg = k + ng % a->G * B, *sgg = sg ? sg + ng % a->G * B : NULL;
         if (!bf) {
-            stats_plane(s1, (const float *)z + ng * H * W * B, kg, H * W, B);
+            stats_plane(s1, ext ? (float *)ext + ng * Ho * Wo * B : NULL,
+                        (const float *)z + ng * H * W * B, kg, sgg, a);
             continue;
         }
-        float *t = my_tile(tl, a), *acc = t + trunk_tile_len(a) - 2 * B;
+        float *t = my_tile(tl, a), *to = t + 2 * W * B, *acc = t + trunk_tile_len(a) - 2 * B;
         memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
         for (int64_t h0 = 0; h0 < H; h0 += 2) {
             int64_t rows = H - h0 < 2 ? H - h0 : 2;
+            struct act r = rows_of(a, rows);
             to_f32(t, trunk_elt(z, (ng * H + h0) * W * B, true), rows * W * B);
-            stats_plane(acc, t, kg, rows * W, B);
+            bool win = ext && rows == 2;
+            stats_plane(acc, win ? to : NULL, t, kg, sgg, &r);
+            if (win) to_bf16_n(trunk_elt(ext, (ng * Ho + h0 / 2) * Wo * B, true), to, Wo * B);
             add_to(s1, acc, 2 * B);
         }
     }
@@ -103,45 +142,34 @@ void trunk_reduce_part(double *s1, double *s2, const float *part, const struct a
         }
 }
 
-/* One plane: out (Ho,Wo,B) = the 2x2 max pool of relu(sc z + sh). */
-TRUNK_CLONES static void pool_plane(float *restrict out, const float *restrict zp, const float *sc,
-                                    const float *sh, const struct act *a)
+/* out (n pixels, B) = relu(s in + t). */
+TRUNK_CLONES static void bn_relu_plane(float *restrict out, const float *restrict in,
+                                       const float *restrict s, const float *restrict t,
+                                       int64_t n, int64_t B)
 {
-    int64_t W = a->W, B = a->B, Ho = a->H / 2, Wo = a->W / 2;
-    for (int64_t i = 0; i < Ho; i++)
-        for (int64_t j = 0; j < Wo; j++) {
-            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
-                        *p3 = p2 + B;
-            float *o = out + (i * Wo + j) * B;
+    for (int64_t i = 0; i < n; i++) {
 #pragma omp simd
-            for (int64_t b = 0; b < B; b++) {
-                float m = relu(sc[b] * p0[b] + sh[b]), v;
-                v = relu(sc[b] * p1[b] + sh[b]), m = v > m ? v : m;
-                v = relu(sc[b] * p2[b] + sh[b]), m = v > m ? v : m;
-                v = relu(sc[b] * p3[b] + sh[b]), m = v > m ? v : m;
-                o[b] = m;
-            }
-        }
+        for (int64_t b = 0; b < B; b++) out[i * B + b] = relu(s[b] * in[i * B + b] + t[b]);
+    }
 }
 
-/* out (pooled layout of a, z's type) = pool(relu(sc z + sh)). */
-void trunk_pass_pool(void *out, float *tl, bool bf, const void *z, const float *sc, const float *sh,
-                     const struct act *a)
+void trunk_pass_bn_relu(void *out, float *tl, bool bf, const void *in, const float *sc,
+                        const float *sh, const struct act *p)
 {
-    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    int64_t NG = p->N * p->G, H = p->H, W = p->W, B = p->B;
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
-        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        const float *s = sc + ng % p->G * B, *t = sh + ng % p->G * B;
         if (!bf) {
-            pool_plane((float *)out + ng * Ho * Wo * B, (const float *)z + ng * H * W * B, s, t, a);
+            bn_relu_plane((float *)out + ng * H * W * B, (const float *)in + ng * H * W * B, s, t,
+                          H * W, B);
             continue;
         }
-        float *tz = my_tile(tl, a), *to = tz + 2 * W * B;
-        struct act r = rows_of(a, 2);
-        for (int64_t i = 0; i < Ho; i++) {
-            to_f32(tz, trunk_elt(z, (ng * H + 2 * i) * W * B, true), 2 * W * B);
-            pool_plane(to, tz, s, t, &r);
-            to_bf16_n(trunk_elt(out, (ng * Ho + i) * Wo * B, true), to, Wo * B);
+        float *ti = my_tile(tl, p), *to = ti + W * B;
+        for (int64_t h = 0; h < H; h++) {
+            to_f32(ti, trunk_elt(in, (ng * H + h) * W * B, true), W * B);
+            bn_relu_plane(to, ti, s, t, W, B);
+            to_bf16_n(trunk_elt(out, (ng * H + h) * W * B, true), to, W * B);
         }
     }
 }
@@ -184,76 +212,64 @@ void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, co
             h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
 }
 
-/* Which of a window's four values of relu(sc z + sh) is its first maximum
- * (as a float 0..3: float selects keep the loop vectorised), its z in *zk and
- * the maximum in *max. */
-TRUNK_INLINE float window_arg(float z0, float z1, float z2, float z3, float s, float t, float *zk,
-                              float *max)
-{
-    float m = relu(s * z0 + t), v, k = 0.0f, zm = z0;
-    v = relu(s * z1 + t), k = v > m ? 1.0f : k, zm = v > m ? z1 : zm, m = v > m ? v : m;
-    v = relu(s * z2 + t), k = v > m ? 2.0f : k, zm = v > m ? z2 : zm, m = v > m ? v : m;
-    v = relu(s * z3 + t), k = v > m ? 3.0f : k, zm = v > m ? z3 : zm, m = v > m ? v : m;
-    *zk = zm;
-    *max = m;
-    return k;
-}
-
 /* f with every array advanced to channel group cg. */
 static struct bwd_coef coef_at(const struct bwd_coef *f, int64_t cg)
 {
-    return (struct bwd_coef){f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg, f->c1 + cg, f->c2 + cg};
+    return (struct bwd_coef){f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
+                             f->c1 + cg, f->c2 + cg, f->sg ? f->sg + cg : NULL};
 }
 
-/* Backward of a pooled stage, pass 1: s1, s2 (B) = sums of dr and of dr (z
- * - mu) over the plane; g: the plane's pool output gradient (pooled layout,
- * f32). Only each window's maximum has dr != 0 (if bn(z) > 0 there). */
-TRUNK_CLONES static void pool_sums_plane(float *restrict s1, const float *g, const float *zp,
-                                         const struct bwd_coef *f, const struct act *a)
+/* Backward pass 1 over n pixels of v: s1, s2 (B) = sums of dr and of dr (v -
+ * mu), dr = g where bn(v) > 0, else 0; g per pixel (gs = B) or one for the
+ * plane (gs = 0). */
+TRUNK_CLONES static void sums_plane(float *restrict s1, const float *restrict g, int64_t gs,
+                                    const float *restrict v, const struct bwd_coef *f, int64_t n,
+                                    int64_t B)
 {
-    int64_t B = a->B, W = a->W, Ho = a->H / 2, Wo = a->W / 2;
     float *restrict s2 = s1 + B;
     const float *s = f->sc, *t = f->sh, *m = f->mu;
     for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-    for (int64_t i = 0; i < Ho; i++)
-        for (int64_t j = 0; j < Wo; j++) {
-            const float *p0 = zp + (2 * i * W + 2 * j) * B, *p1 = p0 + B, *p2 = p0 + W * B,
-                        *p3 = p2 + B;
-            const float *gw = g + (i * Wo + j) * B;
+    for (int64_t i = 0; i < n; i++) {
 #pragma omp simd
-            for (int64_t b = 0; b < B; b++) {
-                float mx, zk;
-                window_arg(p0[b], p1[b], p2[b], p3[b], s[b], t[b], &zk, &mx);
-                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
-                s1[b] += dr;
-                s2[b] += dr * (zk - m[b]);
-            }
+        for (int64_t b = 0; b < B; b++) {
+            float x = v[i * B + b], dr = s[b] * x + t[b] > 0.0f ? g[i * gs + b] : 0.0f;
+            s1[b] += dr;
+            s2[b] += dr * (x - m[b]);
         }
+    }
 }
 
-void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *z,
-                          const struct bwd_coef *f, const struct act *a)
+/* part = sums_plane's of each plane of v (layout a); g: per pixel (z's
+ * type, layout a) or, with !per_pixel, (N G B) f32 one per plane. */
+static void sums_pass(float *part, float *tl, const void *g, bool per_pixel, bool bf, const void *v,
+                      const struct bwd_coef *f, const struct act *a)
 {
-    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, gs = per_pixel ? B : 0;
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
         float *s1 = part + ng * 2 * B;
+        const float *gp = per_pixel ? NULL : (const float *)g + ng * B;
         if (!bf) {
-            pool_sums_plane(s1, (const float *)da + ng * Ho * Wo * B,
-                            (const float *)z + ng * H * W * B, &fg, a);
+            if (per_pixel) gp = (const float *)g + ng * H * W * B;
+            sums_plane(s1, gp, gs, (const float *)v + ng * H * W * B, &fg, H * W, B);
             continue;
         }
-        float *tz = my_tile(tl, a), *tg = tz + 2 * W * B, *acc = tz + trunk_tile_len(a) - 2 * B;
-        struct act r = rows_of(a, 2);
+        float *tv = my_tile(tl, a), *tg = tv + W * B, *acc = tv + trunk_tile_len(a) - 2 * B;
         memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
-        for (int64_t i = 0; i < Ho; i++) { /* an odd last row has dr = 0 */
-            to_f32(tz, trunk_elt(z, (ng * H + 2 * i) * W * B, true), 2 * W * B);
-            to_f32(tg, trunk_elt(da, (ng * Ho + i) * Wo * B, true), Wo * B);
-            pool_sums_plane(acc, tg, tz, &fg, &r);
+        for (int64_t h = 0; h < H; h++) {
+            to_f32(tv, trunk_elt(v, (ng * H + h) * W * B, true), W * B);
+            if (per_pixel) to_f32(tg, trunk_elt(g, (ng * H + h) * W * B, true), W * B), gp = tg;
+            sums_plane(acc, gp, gs, tv, &fg, W, B);
             add_to(s1, acc, 2 * B);
         }
     }
+}
+
+void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *ext,
+                          const struct bwd_coef *f, const struct act *p)
+{
+    sums_pass(part, tl, da, true, bf, ext, f, p);
 }
 
 /* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel, in place of z
@@ -263,15 +279,16 @@ TRUNK_CLONES static void pool_dz_plane(float *zp, const float *g, const struct b
 {
     int64_t H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
     const float *s = f->sc, *t = f->sh, *m = f->mu, *k = f->k, *c1 = f->c1, *c2 = f->c2;
+    const float *sg = f->sg;
     for (int64_t i = 0; i < Ho; i++)
         for (int64_t j = 0; j < Wo; j++) {
             int64_t o0 = (2 * i * W + 2 * j) * B, o1 = o0 + B, o2 = o0 + W * B, o3 = o2 + B;
             const float *gw = g + (i * Wo + j) * B;
 #pragma omp simd
             for (int64_t b = 0; b < B; b++) {
-                float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], mx, zk;
-                float q = window_arg(z0, z1, z2, z3, s[b], t[b], &zk, &mx);
-                float gv = gw[b], dr = mx > 0.0f ? gv : 0.0f;
+                float z0 = zp[o0 + b], z1 = zp[o1 + b], z2 = zp[o2 + b], z3 = zp[o3 + b], zk;
+                float q = window_ext(z0, z1, z2, z3, sg[b], &zk);
+                float dr = s[b] * zk + t[b] > 0.0f ? gw[b] : 0.0f;
                 zp[o0 + b] = k[b] * ((q == 0.0f ? dr : 0.0f) - c1[b] - (z0 - m[b]) * c2[b]);
                 zp[o1 + b] = k[b] * ((q == 1.0f ? dr : 0.0f) - c1[b] - (z1 - m[b]) * c2[b]);
                 zp[o2 + b] = k[b] * ((q == 2.0f ? dr : 0.0f) - c1[b] - (z2 - m[b]) * c2[b]);
@@ -314,46 +331,10 @@ void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struc
     }
 }
 
-/* The last stage, pass 1: dr = dh[n,c] / (H W) where bn(z) > 0. g: the
- * plane's (B) dh / (H W) in the layout's channel order (zeros in padding). */
-TRUNK_CLONES static void gap_sums_plane(float *restrict s1, const float *restrict g,
-                                        const float *restrict zp, const struct bwd_coef *f,
-                                        int64_t HW, int64_t B)
-{
-    float *restrict s2 = s1 + B;
-    const float *s = f->sc, *t = f->sh, *m = f->mu;
-    for (int64_t b = 0; b < B; b++) s1[b] = s2[b] = 0;
-    for (int64_t i = 0; i < HW; i++) {
-#pragma omp simd
-        for (int64_t b = 0; b < B; b++) {
-            float v = zp[i * B + b], dr = s[b] * v + t[b] > 0.0f ? g[b] : 0.0f;
-            s1[b] += dr;
-            s2[b] += dr * (v - m[b]);
-        }
-    }
-}
-
 void trunk_pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const void *z,
                          const struct bwd_coef *f, const struct act *a)
 {
-    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
-#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        struct bwd_coef fg = coef_at(f, ng % a->G * B);
-        float *s1 = part + ng * 2 * B;
-        if (!bf) {
-            gap_sums_plane(s1, gs + ng * B, (const float *)z + ng * H * W * B, &fg, H * W, B);
-            continue;
-        }
-        float *tz = my_tile(tl, a), *acc = tz + trunk_tile_len(a) - 2 * B;
-        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
-        for (int64_t h0 = 0; h0 < H; h0 += 2) {
-            int64_t rows = H - h0 < 2 ? H - h0 : 2;
-            to_f32(tz, trunk_elt(z, (ng * H + h0) * W * B, true), rows * W * B);
-            gap_sums_plane(acc, gs + ng * B, tz, &fg, rows * W, B);
-            add_to(s1, acc, 2 * B);
-        }
-    }
+    sums_pass(part, tl, gs, false, bf, z, f, a);
 }
 
 /* Pass 2: dz in place of z. */

@@ -64,33 +64,44 @@ static inline void *trunk_elt(const void *p, int64_t i, bool bf)
     return (char *)p + (size_t)i * (bf ? 2 : 4);
 }
 
-/* The per-channel coefficients of a backward pass, (G B) each. */
+/* The per-channel coefficients of a backward pass, (G B) each; sg: the sign
+ * of sc (+1, -1 or 0) that picks each pool window's value (pooled stages). */
 struct bwd_coef {
-    const float *sc, *sh, *mu, *k, *c1, *c2;
+    const float *sc, *sh, *mu, *k, *c1, *c2, *sg;
 };
 
 /* The passes over a stage's convolution output z (the layout of a: bf16 on
  * the bf16 path, else f32); cnn_trunk_pass.c says how. sc, sh, mu, k, c1,
- * c2: per channel (G B, zeros in padded channels), bn(z) = sc z + sh. part:
- * each plane's sums, (N G, 2 B). tl: the bf16 path's tiles, trunk_tile_len
- * floats for each OpenMP thread that may run a pass (unused in f32). The
- * passes are not called inside another parallel region. */
+ * c2, sg: per channel (G B, zeros in padded channels), bn(z) = sc z + sh.
+ * part: each plane's sums, (N G, 2 B). tl: the bf16 path's tiles,
+ * trunk_tile_len floats for each OpenMP thread that may run a pass (unused
+ * in f32). The passes are not called inside another parallel region.
+ *
+ * A pooled stage keeps, instead of reading z again, each 2x2 window's value
+ * that the pool picks: ext (pooled layout, z's type) = the window's first
+ * maximum of z where sc > 0, first minimum where sc < 0, first value where
+ * sc = 0 (sg: the sign). bn is monotone in z, so relu(bn(ext)) is the
+ * window's maximum of relu(bn(z)): the pool's output, and its gradient goes
+ * to that value. (The training statistics do not change sc's sign: sc =
+ * gamma / sqrt(var + eps).) */
 int64_t trunk_tile_len(const struct act *a);
-/* part = sums of z - k and (z - k)^2 per plane (k: a shift per channel). */
-void trunk_pass_stats(float *part, float *tl, bool bf, const void *z, const float *k,
-                      const struct act *a);
+/* part = sums of z - k and (z - k)^2 per plane (k: a shift per channel);
+ * with ext (and sg), also each window's value (a pooled stage). */
+void trunk_pass_stats(float *part, void *ext, float *tl, bool bf, const void *z, const float *k,
+                      const float *sg, const struct act *a);
 /* s1, s2 (C) = the sums of part over n, in double. */
 void trunk_reduce_part(double *s1, double *s2, const float *part, const struct act *a);
-/* out (pooled layout, z's type) = the 2x2 max pool of relu(sc z + sh). */
-void trunk_pass_pool(void *out, float *tl, bool bf, const void *z, const float *sc, const float *sh,
-                     const struct act *a);
+/* out = relu(sc in + sh) over p (a pooled stage's output from its ext). */
+void trunk_pass_bn_relu(void *out, float *tl, bool bf, const void *in, const float *sc,
+                        const float *sh, const struct act *p);
 /* h (N,C) = the mean over H, W of relu(sc z + sh); part: (N G, B) scratch. */
 void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, const float *sc,
                     const float *sh, const struct act *a);
-/* Backward of a pooled stage, pass 1: part = sums of dr and dr (z - mu); da:
- * the pool output's gradient (pooled layout, z's type). */
-void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *z,
-                          const struct bwd_coef *f, const struct act *a);
+/* Backward of a pooled stage, pass 1: part = sums of dr and dr (ext - mu)
+ * over each plane of p, the pooled layout (dr = da where bn(ext) > 0); da:
+ * the pool output's gradient (z's type). */
+void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *ext,
+                          const struct bwd_coef *f, const struct act *p);
 /* Pass 2: z = dz = k (dr - c1 - (z - mu) c2), in place. */
 void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struct bwd_coef *f,
                         const struct act *a);
