@@ -314,14 +314,18 @@ static enum loom_status check_ref(struct loom_ctx *c, struct loom_rng *r, struct
     t.N = EVAL_CHUNK + 3, t.n = 2, t.H = t.W = 6;
     st = st ? st : ref_case_run(c, r, err, &t);
     /* the first stage in chunks (3, 3, 1 photos): nChw16c (Winograd after
-     * the first stage), nhwc with odd sizes, running statistics, bf16 */
+     * the first stage), nhwc with odd sizes, running statistics; then bf16:
+     * two stages, three (a pooled later stage, odd sizes), and with running
+     * statistics and x's gradient (the first stage whole) */
     static const struct ref_case ch[] = {
         {7, {3, 16, 32}, 16, 16, 2, TRUNK_TRAIN, false, false, false, 3, 0},
         {7, {2, 5, 7, 3}, 9, 11, 3, TRUNK_TRAIN, false, false, true, 3, 0},
         {7, {3, 16, 16}, 8, 8, 2, TRUNK_AFFINE, false, false, false, 3, 0},
         {7, {3, 16, 32}, 16, 16, 2, TRUNK_TRAIN, false, true, true, 3, 0},
+        {7, {3, 16, 32, 16}, 26, 22, 3, TRUNK_TRAIN, false, true, true, 3, 0},
+        {7, {2, 16, 16, 32}, 13, 17, 3, TRUNK_AFFINE, true, true, true, 3, 0},
     };
-    for (int k = 0; k < 3 + (nbf > 0) && !st; k++) st = ref_case_run(c, r, err, &ch[k]);
+    for (int k = 0; k < (nbf > 0 ? 6 : 3) && !st; k++) st = ref_case_run(c, r, err, &ch[k]);
     /* the backward weights in two parts (stage_weights), 3 + 2 photos:
      * Winograd stages with x's gradient, and nhwc with odd sizes */
     static const struct ref_case ws[] = {
