@@ -254,6 +254,20 @@ static enum loom_status ref_case_run(struct loom_ctx *c, struct loom_rng *r, str
                                 "cnn_trunk bf16 output: |bf16 - fp32| %.4g, |fp32| %.4g", sqrt(d2),
                                 sqrt(b2));
     }
+    /* the bf16 passes' AVX-512 kernels against the portable tiles (the
+     * same arithmetic in the same order: the same bits) */
+    if (!st && t->bf16) {
+        trunk_bf16_off = true;
+        bool ok = ref_run(c, t, p, dh.p, REF_FUSED, &b);
+        trunk_bf16_off = false;
+        if (!ok) st = loom_error_set(err, c->status, "cnn_trunk: %s", c->err.message);
+        for (int64_t i = 0; !st && i < a.n; i++)
+            if (memcmp(&a.v[i], &b.v[i], sizeof *a.v))
+                st = loom_error_set(err, LOOM_ERR_INTERNAL,
+                                    "cnn_trunk bf16: output/gradient value %lld: AVX-512 passes "
+                                    "%.9g, portable %.9g",
+                                    (long long)i, a.v[i], b.v[i]);
+    }
     free(a.v), free(b.v);
     for (int j = 0; j < np; j++) free(buf[j].p);
     free(dh.p);

@@ -7,7 +7,10 @@
  * in blocks of two rows (one row of pool windows) converted into a thread's
  * tile (L1-sized: 16 KB at the reference's shapes) and, for dz, back.
  * (Kernels that mix 2-byte and 4-byte elements are not vectorised by GCC 12;
- * the conversions alone are.)
+ * the conversions alone are.) Where the CPU has AVX512-BF16 and the channel
+ * groups are multiples of 16, the bf16 path's planes go through the
+ * kernels of cnn_trunk_bf16.c instead, which read and write bf16 directly
+ * (same arithmetic, same bits).
  */
 #include <omp.h>
 #include <string.h>
@@ -107,10 +110,16 @@ void trunk_pass_stats(float *part, void *ext, float *tl, bool bf, const void *z,
                       const float *sg, const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         float *s1 = part + ng * 2 * B;
         const float *kg = k + ng % a->G * B, *sgg = sg ? sg + ng % a->G * B : NULL;
+        if (simd) {
+            trunk_bf16_stats(s1, ext ? trunk_elt(ext, ng * Ho * Wo * B, true) : NULL,
+                             trunk_elt(z, ng * H * W * B, true), kg, sgg, a);
+            continue;
+        }
         if (!bf) {
             stats_plane(s1, ext ? (float *)ext + ng * Ho * Wo * B : NULL,
                         (const float *)z + ng * H * W * B, kg, sgg, a);
@@ -144,8 +153,8 @@ void trunk_reduce_part(double *s1, double *s2, const float *part, const struct a
 
 /* out (n pixels, B) = relu(s in + t). */
 TRUNK_CLONES static void bn_relu_plane(float *restrict out, const float *restrict in,
-                                       const float *restrict s, const float *restrict t,
-                                       int64_t n, int64_t B)
+                                       const float *restrict s, const float *restrict t, int64_t n,
+                                       int64_t B)
 {
     for (int64_t i = 0; i < n; i++) {
 #pragma omp simd
@@ -157,9 +166,15 @@ void trunk_pass_bn_relu(void *out, float *tl, bool bf, const void *in, const flo
                         const float *sh, const struct act *p)
 {
     int64_t NG = p->N * p->G, H = p->H, W = p->W, B = p->B;
+    bool simd = bf && trunk_bf16_simd(p);
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         const float *s = sc + ng % p->G * B, *t = sh + ng % p->G * B;
+        if (simd) {
+            trunk_bf16_bn_relu(trunk_elt(out, ng * H * W * B, true),
+                               trunk_elt(in, ng * H * W * B, true), s, t, H * W, B);
+            continue;
+        }
         if (!bf) {
             bn_relu_plane((float *)out + ng * H * W * B, (const float *)in + ng * H * W * B, s, t,
                           H * W, B);
@@ -191,9 +206,14 @@ void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, co
                     const float *sh, const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, HW = H * W;
+    bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        if (simd) {
+            trunk_bf16_gap(part + ng * B, trunk_elt(z, ng * HW * B, true), s, t, a);
+            continue;
+        }
         if (!bf) {
             gap_plane(part + ng * B, (const float *)z + ng * HW * B, s, t, HW, B);
             continue;
@@ -215,8 +235,13 @@ void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, co
 /* f with every array advanced to channel group cg. */
 static struct bwd_coef coef_at(const struct bwd_coef *f, int64_t cg)
 {
-    return (struct bwd_coef){f->sc + cg, f->sh + cg, f->mu + cg, f->k + cg,
-                             f->c1 + cg, f->c2 + cg, f->sg ? f->sg + cg : NULL};
+    return (struct bwd_coef){f->sc + cg,
+                             f->sh + cg,
+                             f->mu + cg,
+                             f->k + cg,
+                             f->c1 + cg,
+                             f->c2 + cg,
+                             f->sg ? f->sg + cg : NULL};
 }
 
 /* Backward pass 1 over n pixels of v: s1, s2 (B) = sums of dr and of dr (v -
@@ -245,11 +270,17 @@ static void sums_pass(float *part, float *tl, const void *g, bool per_pixel, boo
                       const struct bwd_coef *f, const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, gs = per_pixel ? B : 0;
+    bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
         float *s1 = part + ng * 2 * B;
         const float *gp = per_pixel ? NULL : (const float *)g + ng * B;
+        if (simd) {
+            trunk_bf16_sums(s1, per_pixel ? trunk_elt(g, ng * H * W * B, true) : NULL, gp,
+                            trunk_elt(v, ng * H * W * B, true), &fg, a);
+            continue;
+        }
         if (!bf) {
             if (per_pixel) gp = (const float *)g + ng * H * W * B;
             sums_plane(s1, gp, gs, (const float *)v + ng * H * W * B, &fg, H * W, B);
@@ -310,9 +341,15 @@ void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struc
                         const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
+    bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        if (simd) {
+            trunk_bf16_pool_dz(trunk_elt(z, ng * H * W * B, true),
+                               trunk_elt(da, ng * Ho * Wo * B, true), &fg, a);
+            continue;
+        }
         if (!bf) {
             pool_dz_plane((float *)z + ng * H * W * B, (const float *)da + ng * Ho * Wo * B, &fg,
                           a);
@@ -355,9 +392,14 @@ void trunk_pass_gap_dz(void *z, float *tl, bool bf, const float *gs, const struc
                        const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B;
+    bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
         struct bwd_coef fg = coef_at(f, ng % a->G * B);
+        if (simd) {
+            trunk_bf16_gap_dz(trunk_elt(z, ng * H * W * B, true), gs + ng * B, &fg, H * W, B);
+            continue;
+        }
         if (!bf) {
             gap_dz_plane((float *)z + ng * H * W * B, gs + ng * B, &fg, H * W, B);
             continue;

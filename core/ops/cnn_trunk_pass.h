@@ -112,4 +112,25 @@ void trunk_pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const
 void trunk_pass_gap_dz(void *z, float *tl, bool bf, const float *gs, const struct bwd_coef *f,
                        const struct act *a);
 
+/* The bf16 path's kernels for one plane (a's H, W, B) in AVX-512 with
+ * AVX512-BF16 (cnn_trunk_bf16.c), which the passes run instead of their
+ * portable tiles when trunk_bf16_simd(a): the CPU has them and B is a
+ * multiple of 16 (and !trunk_bf16_off, which the checks set to compare the
+ * two). Each does what its pass does to one plane. */
+extern bool trunk_bf16_off;
+bool trunk_bf16_simd(const struct act *a);
+void trunk_bf16_stats(float *s1, uint16_t *e, const uint16_t *z, const float *k, const float *sg,
+                      const struct act *a);
+void trunk_bf16_bn_relu(uint16_t *out, const uint16_t *in, const float *s, const float *t,
+                        int64_t n, int64_t B);
+/* sum (B) = the sums over the plane of relu(s z + t) */
+void trunk_bf16_gap(float *sum, const uint16_t *z, const float *s, const float *t,
+                    const struct act *a);
+/* backward pass 1 over v: g per pixel (gb, bf16) or one per plane (gf) */
+void trunk_bf16_sums(float *s1, const uint16_t *gb, const float *gf, const uint16_t *v,
+                     const struct bwd_coef *f, const struct act *a);
+void trunk_bf16_pool_dz(uint16_t *z, const uint16_t *da, const struct bwd_coef *f,
+                        const struct act *a);
+void trunk_bf16_gap_dz(uint16_t *z, const float *g, const struct bwd_coef *f, int64_t n, int64_t B);
+
 #endif
