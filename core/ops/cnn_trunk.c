@@ -291,6 +291,7 @@ struct trunk_saved {
     struct trunk_shape s;
     void *z[MAXS];                 /* each stage's convolution output (bf16 or f32) */
     void *ext[MAXS];               /* a pooled stage's window values (trunk_pass_stats) */
+    float *gap;                    /* the last stage's sums per plane (trunk_pass_gap) */
     float *sg[MAXS];               /* their signs (per channel) */
     const void *src[MAXS];         /* each stage's input, as its convolution read it */
     float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
@@ -602,9 +603,10 @@ static bool trunk_forward(struct loom_ctx *c, struct trunk_saved *sv, float *h)
         bn_map(g, s, mean, var, sc, sh);
         sv->z[i] = z, sv->src[i] = src;
         if (last) {
-            float *part = trunk_arena(c, (size_t)(a.N * a.G * a.B) * sizeof *part);
-            if (!part) return false;
-            trunk_pass_gap(h, part, tl, bf, z, sc, sh, &a);
+            float *gp = trunk_arena(c, (size_t)(a.N * a.G * 3 * a.B) * sizeof *gp);
+            if (!gp) return false;
+            trunk_pass_gap(h, gp, tl, bf, z, sc, sh, mean, &a);
+            sv->gap = gp;
         } else {
             trunk_pass_bn_relu(out, tl, bf, ext, sc, sh, &p);
             round_in_place(s, out, act_len(&p));
@@ -729,7 +731,7 @@ static void *stage_backward(struct loom_ctx *c, struct trunk_saved *sv, int i, c
             for (int64_t ch = 0; ch < C; ch++)
                 gs[(n * a.G + ch / a.B) * a.B + ch % a.B] =
                     ((const float *)dnext)[n * C + ch] / (float)HW;
-        trunk_pass_gap_sums(part, tl, gs, bf, z, &f, &a);
+        trunk_gap_sums(part, gs, sv->gap, &a);
     } else {
         struct act p = act_make(s->N, C, s->H[i + 1], s->W[i + 1], s->nhwc);
         trunk_pass_pool_sums(part, tl, dnext, bf, sv->ext[i], &f, &p);

@@ -129,24 +129,32 @@ BF16_TARGET void trunk_bf16_bn_relu(uint16_t *out, const uint16_t *in, const flo
 }
 
 BF16_TARGET void trunk_bf16_gap(float *sum, const uint16_t *zp, const float *s, const float *t,
-                                const struct act *a)
+                                const float *m, const struct act *a)
 {
     int64_t H = a->H, W = a->W, B = a->B;
-    memset(sum, 0, (size_t)B * sizeof *sum);
+    __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    memset(sum, 0, (size_t)(3 * B) * sizeof *sum);
     for (int64_t h0 = 0; h0 < H; h0 += 2) {
         int64_t n = (H - h0 < 2 ? H - h0 : 2) * W;
         for (int64_t b = 0; b < B; b += 16) {
-            __m512 sb = ldf(s + b), tb = ldf(t + b), acc = _mm512_setzero_ps();
+            __m512 sb = ldf(s + b), tb = ldf(t + b), mb = ldf(m + b);
+            __m512 acc = zero, n1 = zero, zm = zero;
             const uint16_t *p = zp + h0 * W * B + b;
-            for (int64_t i = 0; i < n; i++)
-                acc = _mm512_add_ps(acc,
-                                    relu16(_mm512_add_ps(_mm512_mul_ps(sb, ld16(p + i * B)), tb)));
+            for (int64_t i = 0; i < n; i++) {
+                __m512 z = ld16(p + i * B), v = _mm512_add_ps(_mm512_mul_ps(sb, z), tb);
+                __mmask16 on = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+                acc = _mm512_add_ps(acc, relu16(v));
+                n1 = _mm512_add_ps(n1, _mm512_maskz_mov_ps(on, one));
+                zm = _mm512_add_ps(zm, _mm512_maskz_mov_ps(on, _mm512_sub_ps(z, mb)));
+            }
             _mm512_storeu_ps(sum + b, _mm512_add_ps(ldf(sum + b), acc));
+            _mm512_storeu_ps(sum + B + b, _mm512_add_ps(ldf(sum + B + b), n1));
+            _mm512_storeu_ps(sum + 2 * B + b, _mm512_add_ps(ldf(sum + 2 * B + b), zm));
         }
     }
 }
 
-BF16_TARGET void trunk_bf16_sums(float *s1, const uint16_t *gb, const float *gf, const uint16_t *v,
+BF16_TARGET void trunk_bf16_sums(float *s1, const uint16_t *g, const uint16_t *v,
                                  const struct bwd_coef *f, const struct act *a)
 {
     int64_t H = a->H, W = a->W, B = a->B;
@@ -154,13 +162,13 @@ BF16_TARGET void trunk_bf16_sums(float *s1, const uint16_t *gb, const float *gf,
     for (int64_t h = 0; h < H; h++) /* the portable path's rows */
         for (int64_t b = 0; b < B; b += 16) {
             __m512 s = ldf(f->sc + b), t = ldf(f->sh + b), m = ldf(f->mu + b);
-            __m512 a1 = _mm512_setzero_ps(), a2 = a1, g = gb ? a1 : ldf(gf + b);
+            __m512 a1 = _mm512_setzero_ps(), a2 = a1;
             for (int64_t j = 0; j < W; j++) {
                 int64_t o = (h * W + j) * B + b;
                 __m512 x = ld16(v + o);
                 __mmask16 on = _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(s, x), t),
                                                   _mm512_setzero_ps(), _CMP_GT_OQ);
-                __m512 dr = _mm512_maskz_mov_ps(on, gb ? ld16(gb + o) : g);
+                __m512 dr = _mm512_maskz_mov_ps(on, ld16(g + o));
                 a1 = _mm512_add_ps(a1, dr);
                 a2 = _mm512_add_ps(a2, _mm512_mul_ps(dr, _mm512_sub_ps(x, m)));
             }

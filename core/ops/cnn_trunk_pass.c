@@ -30,10 +30,10 @@ TRUNK_CLONES static void to_bf16_n(uint16_t *restrict out, const float *restrict
 }
 
 /* Floats of a thread's tile for the bf16 path: two rows, a pooled row, and
- * two sums per channel. */
+ * three sums per channel. */
 int64_t trunk_tile_len(const struct act *a)
 {
-    return (2 * a->W + a->W / 2 + 2) * a->B;
+    return (2 * a->W + a->W / 2 + 3) * a->B;
 }
 
 /* This thread's tile. The passes are not called inside another parallel
@@ -189,47 +189,67 @@ void trunk_pass_bn_relu(void *out, float *tl, bool bf, const void *in, const flo
     }
 }
 
-/* acc (B) = the sums over HW pixels of relu(s z + t). */
+/* acc (3 B) = the sums over HW pixels of relu(bn(z)), of 1 and of z - m
+ * where bn(z) = s z + t > 0. */
 TRUNK_CLONES static void gap_plane(float *restrict acc, const float *restrict zp,
-                                   const float *restrict s, const float *restrict t, int64_t HW,
-                                   int64_t B)
+                                   const float *restrict s, const float *restrict t,
+                                   const float *restrict m, int64_t HW, int64_t B)
 {
-    for (int64_t b = 0; b < B; b++) acc[b] = 0;
+    float *restrict n1 = acc + B, *restrict zm = acc + 2 * B;
+    for (int64_t b = 0; b < B; b++) acc[b] = n1[b] = zm[b] = 0;
     for (int64_t i = 0; i < HW; i++) {
 #pragma omp simd
-        for (int64_t b = 0; b < B; b++) acc[b] += relu(s[b] * zp[i * B + b] + t[b]);
+        for (int64_t b = 0; b < B; b++) {
+            float z = zp[i * B + b], v = s[b] * z + t[b];
+            acc[b] += relu(v);
+            n1[b] += v > 0.0f ? 1.0f : 0.0f;
+            zm[b] += v > 0.0f ? z - m[b] : 0.0f;
+        }
     }
 }
 
-/* h (N,C) = the mean over H, W of relu(sc z + sh). part: (N G, B). */
 void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, const float *sc,
-                    const float *sh, const struct act *a)
+                    const float *sh, const float *mu, const struct act *a)
 {
     int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, HW = H * W;
     bool simd = bf && trunk_bf16_simd(a);
 #pragma omp parallel for schedule(static) if (NG * HW * B > PAR)
     for (int64_t ng = 0; ng < NG; ng++) {
-        const float *s = sc + ng % a->G * B, *t = sh + ng % a->G * B;
+        int64_t cg = ng % a->G * B;
+        const float *s = sc + cg, *t = sh + cg, *m = mu + cg;
+        float *pg = part + ng * 3 * B;
         if (simd) {
-            trunk_bf16_gap(part + ng * B, trunk_elt(z, ng * HW * B, true), s, t, a);
+            trunk_bf16_gap(pg, trunk_elt(z, ng * HW * B, true), s, t, m, a);
             continue;
         }
         if (!bf) {
-            gap_plane(part + ng * B, (const float *)z + ng * HW * B, s, t, HW, B);
+            gap_plane(pg, (const float *)z + ng * HW * B, s, t, m, HW, B);
             continue;
         }
-        float *tz = my_tile(tl, a), *acc = tz + trunk_tile_len(a) - 2 * B;
-        memset(part + ng * B, 0, (size_t)B * sizeof *part);
+        float *tz = my_tile(tl, a), *acc = tz + trunk_tile_len(a) - 3 * B;
+        memset(pg, 0, (size_t)(3 * B) * sizeof *pg);
         for (int64_t h0 = 0; h0 < H; h0 += 2) {
             int64_t rows = H - h0 < 2 ? H - h0 : 2;
             to_f32(tz, trunk_elt(z, (ng * H + h0) * W * B, true), rows * W * B);
-            gap_plane(acc, tz, s, t, rows * W, B);
-            add_to(part + ng * B, acc, B);
+            gap_plane(acc, tz, s, t, m, rows * W, B);
+            add_to(pg, acc, 3 * B);
         }
     }
     for (int64_t n = 0; n < a->N; n++)
         for (int64_t ch = 0; ch < a->C; ch++)
-            h[n * a->C + ch] = part[(n * a->G + ch / a->B) * a->B + ch % a->B] / (float)HW;
+            h[n * a->C + ch] = part[(n * a->G + ch / a->B) * 3 * a->B + ch % a->B] / (float)HW;
+}
+
+void trunk_gap_sums(float *part, const float *gs, const float *gap, const struct act *a)
+{
+    int64_t NG = a->N * a->G, B = a->B;
+    for (int64_t ng = 0; ng < NG; ng++)
+        for (int64_t b = 0; b < B; b++) {
+            const float *q = gap + ng * 3 * B + b;
+            float g = gs[ng * B + b];
+            part[ng * 2 * B + b] = g * q[B];
+            part[ng * 2 * B + B + b] = g * q[2 * B];
+        }
 }
 
 /* f with every array advanced to channel group cg. */
@@ -245,9 +265,8 @@ static struct bwd_coef coef_at(const struct bwd_coef *f, int64_t cg)
 }
 
 /* Backward pass 1 over n pixels of v: s1, s2 (B) = sums of dr and of dr (v -
- * mu), dr = g where bn(v) > 0, else 0; g per pixel (gs = B) or one for the
- * plane (gs = 0). */
-TRUNK_CLONES static void sums_plane(float *restrict s1, const float *restrict g, int64_t gs,
+ * mu), dr = g where bn(v) > 0, else 0. */
+TRUNK_CLONES static void sums_plane(float *restrict s1, const float *restrict g,
                                     const float *restrict v, const struct bwd_coef *f, int64_t n,
                                     int64_t B)
 {
@@ -257,42 +276,9 @@ TRUNK_CLONES static void sums_plane(float *restrict s1, const float *restrict g,
     for (int64_t i = 0; i < n; i++) {
 #pragma omp simd
         for (int64_t b = 0; b < B; b++) {
-            float x = v[i * B + b], dr = s[b] * x + t[b] > 0.0f ? g[i * gs + b] : 0.0f;
+            float x = v[i * B + b], dr = s[b] * x + t[b] > 0.0f ? g[i * B + b] : 0.0f;
             s1[b] += dr;
             s2[b] += dr * (x - m[b]);
-        }
-    }
-}
-
-/* part = sums_plane's of each plane of v (layout a); g: per pixel (z's
- * type, layout a) or, with !per_pixel, (N G B) f32 one per plane. */
-static void sums_pass(float *part, float *tl, const void *g, bool per_pixel, bool bf, const void *v,
-                      const struct bwd_coef *f, const struct act *a)
-{
-    int64_t NG = a->N * a->G, H = a->H, W = a->W, B = a->B, gs = per_pixel ? B : 0;
-    bool simd = bf && trunk_bf16_simd(a);
-#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
-    for (int64_t ng = 0; ng < NG; ng++) {
-        struct bwd_coef fg = coef_at(f, ng % a->G * B);
-        float *s1 = part + ng * 2 * B;
-        const float *gp = per_pixel ? NULL : (const float *)g + ng * B;
-        if (simd) {
-            trunk_bf16_sums(s1, per_pixel ? trunk_elt(g, ng * H * W * B, true) : NULL, gp,
-                            trunk_elt(v, ng * H * W * B, true), &fg, a);
-            continue;
-        }
-        if (!bf) {
-            if (per_pixel) gp = (const float *)g + ng * H * W * B;
-            sums_plane(s1, gp, gs, (const float *)v + ng * H * W * B, &fg, H * W, B);
-            continue;
-        }
-        float *tv = my_tile(tl, a), *tg = tv + W * B, *acc = tv + trunk_tile_len(a) - 2 * B;
-        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
-        for (int64_t h = 0; h < H; h++) {
-            to_f32(tv, trunk_elt(v, (ng * H + h) * W * B, true), W * B);
-            if (per_pixel) to_f32(tg, trunk_elt(g, (ng * H + h) * W * B, true), W * B), gp = tg;
-            sums_plane(acc, gp, gs, tv, &fg, W, B);
-            add_to(s1, acc, 2 * B);
         }
     }
 }
@@ -300,7 +286,31 @@ static void sums_pass(float *part, float *tl, const void *g, bool per_pixel, boo
 void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const void *ext,
                           const struct bwd_coef *f, const struct act *p)
 {
-    sums_pass(part, tl, da, true, bf, ext, f, p);
+    int64_t NG = p->N * p->G, H = p->H, W = p->W, B = p->B;
+    bool simd = bf && trunk_bf16_simd(p);
+#pragma omp parallel for schedule(static) if (NG * H * W * B > PAR)
+    for (int64_t ng = 0; ng < NG; ng++) {
+        struct bwd_coef fg = coef_at(f, ng % p->G * B);
+        float *s1 = part + ng * 2 * B;
+        if (simd) {
+            trunk_bf16_sums(s1, trunk_elt(da, ng * H * W * B, true),
+                            trunk_elt(ext, ng * H * W * B, true), &fg, p);
+            continue;
+        }
+        if (!bf) {
+            sums_plane(s1, (const float *)da + ng * H * W * B, (const float *)ext + ng * H * W * B,
+                       &fg, H * W, B);
+            continue;
+        }
+        float *tv = my_tile(tl, p), *tg = tv + W * B, *acc = tv + trunk_tile_len(p) - 2 * B;
+        memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
+        for (int64_t h = 0; h < H; h++) {
+            to_f32(tv, trunk_elt(ext, (ng * H + h) * W * B, true), W * B);
+            to_f32(tg, trunk_elt(da, (ng * H + h) * W * B, true), W * B);
+            sums_plane(acc, tg, tv, &fg, W, B);
+            add_to(s1, acc, 2 * B);
+        }
+    }
 }
 
 /* Pass 2: dz = k (dr - c1 - (z - mu) c2) at every pixel, in place of z
@@ -366,12 +376,6 @@ void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struc
             to_bf16_n(zp, tz, rows * W * B);
         }
     }
-}
-
-void trunk_pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const void *z,
-                         const struct bwd_coef *f, const struct act *a)
-{
-    sums_pass(part, tl, gs, false, bf, z, f, a);
 }
 
 /* Pass 2: dz in place of z. */

@@ -94,9 +94,15 @@ void trunk_reduce_part(double *s1, double *s2, const float *part, const struct a
 /* out = relu(sc in + sh) over p (a pooled stage's output from its ext). */
 void trunk_pass_bn_relu(void *out, float *tl, bool bf, const void *in, const float *sc,
                         const float *sh, const struct act *p);
-/* h (N,C) = the mean over H, W of relu(sc z + sh); part: (N G, B) scratch. */
+/* h (N,C) = the mean over H, W of relu(sc z + sh); part (N G, 3 B): per
+ * plane the sums of relu(bn(z)), and of 1 and of z - mu where bn(z) > 0:
+ * all the last stage's backward pass 1 needs (its dr is dh / (H W), one
+ * value per plane, where bn(z) > 0), so that it does not read z. */
 void trunk_pass_gap(float *h, float *part, float *tl, bool bf, const void *z, const float *sc,
-                    const float *sh, const struct act *a);
+                    const float *sh, const float *mu, const struct act *a);
+/* The last stage's backward pass 1: part (N G, 2 B) = the sums of dr and dr
+ * (z - mu) per plane from gs (N G B: dh / (H W)) and trunk_pass_gap's part. */
+void trunk_gap_sums(float *part, const float *gs, const float *gap, const struct act *a);
 /* Backward of a pooled stage, pass 1: part = sums of dr and dr (ext - mu)
  * over each plane of p, the pooled layout (dr = da where bn(ext) > 0); da:
  * the pool output's gradient (z's type). */
@@ -105,10 +111,8 @@ void trunk_pass_pool_sums(float *part, float *tl, const void *da, bool bf, const
 /* Pass 2: z = dz = k (dr - c1 - (z - mu) c2), in place. */
 void trunk_pass_pool_dz(void *z, float *tl, bool bf, const void *da, const struct bwd_coef *f,
                         const struct act *a);
-/* The last stage (global average pool), pass 1; gs: (N, G B) dh / (H W), f32. */
-void trunk_pass_gap_sums(float *part, float *tl, const float *gs, bool bf, const void *z,
-                         const struct bwd_coef *f, const struct act *a);
-/* Pass 2, in place. */
+/* The last stage (global average pool), pass 2, in place; gs: (N, G B)
+ * dh / (H W), f32. */
 void trunk_pass_gap_dz(void *z, float *tl, bool bf, const float *gs, const struct bwd_coef *f,
                        const struct act *a);
 
@@ -123,12 +127,12 @@ void trunk_bf16_stats(float *s1, uint16_t *e, const uint16_t *z, const float *k,
                       const struct act *a);
 void trunk_bf16_bn_relu(uint16_t *out, const uint16_t *in, const float *s, const float *t,
                         int64_t n, int64_t B);
-/* sum (B) = the sums over the plane of relu(s z + t) */
-void trunk_bf16_gap(float *sum, const uint16_t *z, const float *s, const float *t,
+/* sum (3 B): trunk_pass_gap's part of the plane */
+void trunk_bf16_gap(float *sum, const uint16_t *z, const float *s, const float *t, const float *m,
                     const struct act *a);
-/* backward pass 1 over v: g per pixel (gb, bf16) or one per plane (gf) */
-void trunk_bf16_sums(float *s1, const uint16_t *gb, const float *gf, const uint16_t *v,
-                     const struct bwd_coef *f, const struct act *a);
+/* backward pass 1 of a pooled stage over ext (v) with the gradient g */
+void trunk_bf16_sums(float *s1, const uint16_t *g, const uint16_t *v, const struct bwd_coef *f,
+                     const struct act *a);
 void trunk_bf16_pool_dz(uint16_t *z, const uint16_t *da, const struct bwd_coef *f,
                         const struct act *a);
 void trunk_bf16_gap_dz(uint16_t *z, const float *g, const struct bwd_coef *f, int64_t n, int64_t B);
