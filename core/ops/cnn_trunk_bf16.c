@@ -184,58 +184,83 @@ BF16_INLINE __m512 dz16(__m512 k, __m512 dr, __m512 c1, __m512 z, __m512 m, __m5
         k, _mm512_sub_ps(_mm512_sub_ps(dr, c1), _mm512_mul_ps(_mm512_sub_ps(z, m), c2)));
 }
 
+/* The coefficients of a backward pass for channels b.. b + 15. */
+struct coef16 {
+    __m512 s, t, m, k, c1, c2, g, neg; /* neg: -k */
+};
+
+BF16_INLINE struct coef16 coef16_at(const struct bwd_coef *f, int64_t b)
+{
+    struct coef16 q;
+    q.s = ldf(f->sc + b), q.t = ldf(f->sh + b), q.m = ldf(f->mu + b), q.k = ldf(f->k + b);
+    q.c1 = ldf(f->c1 + b), q.c2 = ldf(f->c2 + b);
+    q.g = f->sg ? ldf(f->sg + b) : _mm512_setzero_ps();
+    q.neg = _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(q.k), _mm512_set1_epi32(INT32_MIN)));
+    return q;
+}
+
+/* dz = -k (c1 + (z - mu) c2) of n pixels outside every pool window */
+BF16_INLINE void dz_outside(uint16_t *p, int64_t n, int64_t B, const struct coef16 *q)
+{
+    for (int64_t i = 0; i < n; i++) {
+        __m512 v = _mm512_add_ps(q->c1, _mm512_mul_ps(_mm512_sub_ps(ld16(p + i * B), q->m), q->c2));
+        st16(p + i * B, _mm512_mul_ps(q->neg, v));
+    }
+}
+
+/* Row pair by row pair, each channel block in turn: the pair (a few KB)
+ * stays in L1 while its blocks are done. */
 BF16_TARGET void trunk_bf16_pool_dz(uint16_t *zp, const uint16_t *da, const struct bwd_coef *f,
                                     const struct act *a)
 {
     int64_t H = a->H, W = a->W, B = a->B, Ho = H / 2, Wo = W / 2;
     __m512 zero = _mm512_setzero_ps();
-    for (int64_t b = 0; b < B; b += 16) {
-        __m512 s = ldf(f->sc + b), t = ldf(f->sh + b), m = ldf(f->mu + b), k = ldf(f->k + b);
-        __m512 c1 = ldf(f->c1 + b), c2 = ldf(f->c2 + b), g = ldf(f->sg + b);
-        __m512 neg = _mm512_castsi512_ps(
-            _mm512_xor_si512(_mm512_castps_si512(k), _mm512_set1_epi32(INT32_MIN))); /* -k */
-        for (int64_t i = 0; i < Ho; i++)
+    for (int64_t i = 0; i < Ho; i++)
+        for (int64_t b = 0; b < B; b += 16) {
+            struct coef16 q = coef16_at(f, b);
             for (int64_t j = 0; j < Wo; j++) {
                 uint16_t *p0 = zp + (2 * i * W + 2 * j) * B + b, *p1 = p0 + B, *p2 = p0 + W * B,
                          *p3 = p2 + B;
                 __m512 z0 = ld16(p0), z1 = ld16(p1), z2 = ld16(p2), z3 = ld16(p3);
-                __mmask16 q[3];
-                __m512 zk = window_ext16(z0, z1, z2, z3, g, q);
-                __mmask16 on =
-                    _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(s, zk), t), zero, _CMP_GT_OQ);
+                __mmask16 w[3];
+                __m512 zk = window_ext16(z0, z1, z2, z3, q.g, w);
+                __mmask16 on = _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(q.s, zk), q.t), zero,
+                                                  _CMP_GT_OQ);
                 __m512 dr = _mm512_maskz_mov_ps(on, ld16(da + (i * Wo + j) * B + b));
                 /* the window's pick: the last of z1..z3 that took over, else z0 */
-                __mmask16 i3 = q[2], i2 = q[1] & ~q[2], i1 = q[0] & ~q[1] & ~q[2];
-                __mmask16 i0 = ~(q[0] | q[1] | q[2]);
-                st16(p0, dz16(k, _mm512_maskz_mov_ps(i0, dr), c1, z0, m, c2));
-                st16(p1, dz16(k, _mm512_maskz_mov_ps(i1, dr), c1, z1, m, c2));
-                st16(p2, dz16(k, _mm512_maskz_mov_ps(i2, dr), c1, z2, m, c2));
-                st16(p3, dz16(k, _mm512_maskz_mov_ps(i3, dr), c1, z3, m, c2));
+                __mmask16 i3 = w[2], i2 = w[1] & ~w[2], i1 = w[0] & ~w[1] & ~w[2];
+                __mmask16 i0 = ~(w[0] | w[1] | w[2]);
+                st16(p0, dz16(q.k, _mm512_maskz_mov_ps(i0, dr), q.c1, z0, q.m, q.c2));
+                st16(p1, dz16(q.k, _mm512_maskz_mov_ps(i1, dr), q.c1, z1, q.m, q.c2));
+                st16(p2, dz16(q.k, _mm512_maskz_mov_ps(i2, dr), q.c1, z2, q.m, q.c2));
+                st16(p3, dz16(q.k, _mm512_maskz_mov_ps(i3, dr), q.c1, z3, q.m, q.c2));
             }
-        /* the last row and column when H or W is odd: outside every window,
-         * dz = -k (c1 + (z - mu) c2) */
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t w = h < 2 * Ho ? 2 * Wo : 0; w < W; w++) {
-                uint16_t *p = zp + (h * W + w) * B + b;
-                __m512 v = _mm512_add_ps(c1, _mm512_mul_ps(_mm512_sub_ps(ld16(p), m), c2));
-                st16(p, _mm512_mul_ps(neg, v));
-            }
-    }
+            /* an odd last column */
+            for (int64_t h = 2 * i; h < 2 * i + 2; h++)
+                dz_outside(zp + (h * W + 2 * Wo) * B + b, W - 2 * Wo, B, &q);
+        }
+    if (H % 2) /* an odd last row */
+        for (int64_t b = 0; b < B; b += 16) {
+            struct coef16 q = coef16_at(f, b);
+            dz_outside(zp + (H - 1) * W * B + b, W, B, &q);
+        }
 }
 
 BF16_TARGET void trunk_bf16_gap_dz(uint16_t *zp, const float *g, const struct bwd_coef *f,
                                    int64_t n, int64_t B)
 {
     __m512 zero = _mm512_setzero_ps();
-    for (int64_t b = 0; b < B; b += 16) {
-        __m512 s = ldf(f->sc + b), t = ldf(f->sh + b), m = ldf(f->mu + b), k = ldf(f->k + b);
-        __m512 c1 = ldf(f->c1 + b), c2 = ldf(f->c2 + b), gb = ldf(g + b);
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t *p = zp + i * B + b;
-            __m512 v = ld16(p);
-            __mmask16 on =
-                _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(s, v), t), zero, _CMP_GT_OQ);
-            st16(p, dz16(k, _mm512_maskz_mov_ps(on, gb), c1, v, m, c2));
+    for (int64_t i0 = 0; i0 < n; i0 += 64) /* 64 pixels (L1) at a time */
+        for (int64_t b = 0; b < B; b += 16) {
+            struct coef16 q = coef16_at(f, b);
+            __m512 gb = ldf(g + b);
+            for (int64_t i = i0; i < n && i < i0 + 64; i++) {
+                uint16_t *p = zp + i * B + b;
+                __m512 v = ld16(p);
+                __mmask16 on =
+                    _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(q.s, v), q.t), zero, _CMP_GT_OQ);
+                st16(p, dz16(q.k, _mm512_maskz_mov_ps(on, gb), q.c1, v, q.m, q.c2));
+            }
         }
-    }
 }
