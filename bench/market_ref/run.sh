@@ -9,10 +9,12 @@
 # what each figure is):
 #   1. the machine's limits: oneDNN's convolutions and sgemm at the model's
 #      shapes (build/bench/loom-micro --limits);
-#   2. training: loom (loom-market-ref-train: 1 warm-up epoch, then N timed,
-#      default 3, and the time split per branch), then ref_model.py --tuned
-#      --only train, each under /usr/bin/time -v (peak RSS); then loom again
-#      with training.precision: bf16 (--bf16);
+#   2. training: ref_model.py --tuned --only train, loom
+#      (loom-market-ref-train: 1 warm-up epoch, then N timed, default 3, and
+#      the time split per branch), ref_model.py again, loom again with
+#      training.precision: bf16 (--bf16), ref_model.py a third time, each
+#      under /usr/bin/time -v (peak RSS): each loom run is compared with the
+#      mean of the PyTorch runs just before and after it;
 #   3. inference: loom (loom-market-ref-infer, the public C API), then
 #      ref_model.py --tuned --only infer,split;
 #   4. with --stock, ref_model.py untuned (train, infer) as well;
@@ -100,15 +102,19 @@ loom_run() { # name command...: under /usr/bin/time -v
 echo "run.sh: machine limits"
 "$bin/loom-micro" --limits --threads $threads --reps $reps --images 256 --json "$out/limits.json"
 
-# 2. training, alternating
+# 2. training, alternating: PyTorch before and after each of loom's runs
+# (the ratios divide by the mean of a run's two neighbours: a shared
+# machine's speed drifts by tens of percent within minutes)
+pytorch torch-train-0 --tuned --only train "${rt[@]}"
 echo "run.sh: loom: training"
 loom_run loom-train "$bin/loom-market-ref-train" "$here/bench/market_ref/ref.yaml" \
     --threads $threads "${lt[@]}" --save "$out/model.loom" --json "$out/loom-train.json"
 pytorch torch-train --tuned --only train "${rt[@]}"
-rm -f "$out/loom-train-bf16.json"
+rm -f "$out/loom-train-bf16.json" "$out/torch-train-2.json"
 echo "run.sh: loom: training in bf16 (training.precision: bf16)"
 loom_run loom-train-bf16 "$bin/loom-market-ref-train" "$here/bench/market_ref/ref.yaml" \
     --threads $threads "${lt[@]}" --split-batches 1 --bf16 --json "$out/loom-train-bf16.json"
+pytorch torch-train-2 --tuned --only train "${rt[@]}"
 
 # 3. inference, alternating
 echo "run.sh: loom: inference"
