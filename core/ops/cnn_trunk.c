@@ -291,8 +291,8 @@ struct trunk_saved {
     struct trunk_shape s;
     void *z[MAXS];                 /* each stage's convolution output (bf16 or f32) */
     void *ext[MAXS];               /* a pooled stage's window values (trunk_pass_stats) */
+    float *sg[MAXS];               /* the signs that chose them (bn_signs, per channel) */
     float *gap;                    /* the last stage's sums per plane (trunk_pass_gap) */
-    float *sg[MAXS];               /* their signs (per channel) */
     const void *src[MAXS];         /* each stage's input, as its convolution read it */
     float *mean[MAXS], *var[MAXS]; /* (C) the statistics used */
     /* The first stage's z is not kept when the trunk has more stages (the

@@ -49,6 +49,12 @@ BF16_INLINE __m512 ldf(const float *p)
     return _mm512_loadu_ps(p);
 }
 
+/* p (16 floats) += v */
+BF16_INLINE void add16(float *p, __m512 v)
+{
+    _mm512_storeu_ps(p, _mm512_add_ps(ldf(p), v));
+}
+
 /* relu(v) = v < 0 ? 0 : v (NaN stays) */
 BF16_INLINE __m512 relu16(__m512 v)
 {
@@ -112,8 +118,8 @@ BF16_TARGET void trunk_bf16_stats(float *s1, uint16_t *e, const uint16_t *zp, co
             } else {
                 sums_px(&a1, &a2, r0, rows * W, B, kk);
             }
-            _mm512_storeu_ps(s1 + b, _mm512_add_ps(ldf(s1 + b), a1));
-            _mm512_storeu_ps(s1 + B + b, _mm512_add_ps(ldf(s1 + B + b), a2));
+            add16(s1 + b, a1);
+            add16(s1 + B + b, a2);
         }
     }
 }
@@ -147,41 +153,11 @@ BF16_TARGET void trunk_bf16_gap(float *sum, const uint16_t *zp, const float *s, 
                 n1 = _mm512_add_ps(n1, _mm512_maskz_mov_ps(on, one));
                 zm = _mm512_add_ps(zm, _mm512_maskz_mov_ps(on, _mm512_sub_ps(z, mb)));
             }
-            _mm512_storeu_ps(sum + b, _mm512_add_ps(ldf(sum + b), acc));
-            _mm512_storeu_ps(sum + B + b, _mm512_add_ps(ldf(sum + B + b), n1));
-            _mm512_storeu_ps(sum + 2 * B + b, _mm512_add_ps(ldf(sum + 2 * B + b), zm));
+            add16(sum + b, acc);
+            add16(sum + B + b, n1);
+            add16(sum + 2 * B + b, zm);
         }
     }
-}
-
-BF16_TARGET void trunk_bf16_sums(float *s1, const uint16_t *g, const uint16_t *v,
-                                 const struct bwd_coef *f, const struct act *a)
-{
-    int64_t H = a->H, W = a->W, B = a->B;
-    memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
-    for (int64_t h = 0; h < H; h++) /* the portable path's rows */
-        for (int64_t b = 0; b < B; b += 16) {
-            __m512 s = ldf(f->sc + b), t = ldf(f->sh + b), m = ldf(f->mu + b);
-            __m512 a1 = _mm512_setzero_ps(), a2 = a1;
-            for (int64_t j = 0; j < W; j++) {
-                int64_t o = (h * W + j) * B + b;
-                __m512 x = ld16(v + o);
-                __mmask16 on = _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(s, x), t),
-                                                  _mm512_setzero_ps(), _CMP_GT_OQ);
-                __m512 dr = _mm512_maskz_mov_ps(on, ld16(g + o));
-                a1 = _mm512_add_ps(a1, dr);
-                a2 = _mm512_add_ps(a2, _mm512_mul_ps(dr, _mm512_sub_ps(x, m)));
-            }
-            _mm512_storeu_ps(s1 + b, _mm512_add_ps(ldf(s1 + b), a1));
-            _mm512_storeu_ps(s1 + B + b, _mm512_add_ps(ldf(s1 + B + b), a2));
-        }
-}
-
-/* k (dr - c1 - (z - mu) c2) as the f32 kernels compute it */
-BF16_INLINE __m512 dz16(__m512 k, __m512 dr, __m512 c1, __m512 z, __m512 m, __m512 c2)
-{
-    return _mm512_mul_ps(
-        k, _mm512_sub_ps(_mm512_sub_ps(dr, c1), _mm512_mul_ps(_mm512_sub_ps(z, m), c2)));
 }
 
 /* The coefficients of a backward pass for channels b.. b + 15. */
@@ -198,6 +174,36 @@ BF16_INLINE struct coef16 coef16_at(const struct bwd_coef *f, int64_t b)
     q.neg = _mm512_castsi512_ps(
         _mm512_xor_si512(_mm512_castps_si512(q.k), _mm512_set1_epi32(INT32_MIN)));
     return q;
+}
+
+BF16_TARGET void trunk_bf16_sums(float *s1, const uint16_t *g, const uint16_t *v,
+                                 const struct bwd_coef *f, const struct act *a)
+{
+    int64_t H = a->H, W = a->W, B = a->B;
+    memset(s1, 0, (size_t)(2 * B) * sizeof *s1);
+    for (int64_t h = 0; h < H; h++) /* the portable path's rows */
+        for (int64_t b = 0; b < B; b += 16) {
+            struct coef16 q = coef16_at(f, b);
+            __m512 a1 = _mm512_setzero_ps(), a2 = a1;
+            for (int64_t j = 0; j < W; j++) {
+                int64_t o = (h * W + j) * B + b;
+                __m512 x = ld16(v + o);
+                __mmask16 on = _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(q.s, x), q.t),
+                                                  _mm512_setzero_ps(), _CMP_GT_OQ);
+                __m512 dr = _mm512_maskz_mov_ps(on, ld16(g + o));
+                a1 = _mm512_add_ps(a1, dr);
+                a2 = _mm512_add_ps(a2, _mm512_mul_ps(dr, _mm512_sub_ps(x, q.m)));
+            }
+            add16(s1 + b, a1);
+            add16(s1 + B + b, a2);
+        }
+}
+
+/* k (dr - c1 - (z - mu) c2) as the f32 kernels compute it */
+BF16_INLINE __m512 dz16(__m512 k, __m512 dr, __m512 c1, __m512 z, __m512 m, __m512 c2)
+{
+    return _mm512_mul_ps(
+        k, _mm512_sub_ps(_mm512_sub_ps(dr, c1), _mm512_mul_ps(_mm512_sub_ps(z, m), c2)));
 }
 
 /* dz = -k (c1 + (z - mu) c2) of n pixels outside every pool window */
